@@ -1,0 +1,34 @@
+# PlastiNIR: the README's two commands are `make demo` and `make test`.
+# Every target creates the virtual environment on first use, so a fresh clone needs nothing else
+# (Debian packages for the real broker, database and browser: see .ci/run and README.md).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= ../shared/data
+
+.PHONY: demo test bench models soak clean venv
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e '.[host,test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the device in simulation with its status page and an embedded MQTT broker.
+demo: $(STAMP)
+	$(BIN)/nir-device demo --state-dir state/demo
+
+## Run the whole test suite (what CI runs through .ci/run).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Run every benchmark in bench/ and print one table of figures and ratios.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf state artifacts reports bench/results .pytest_cache
