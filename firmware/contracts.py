@@ -11,6 +11,12 @@ RESULT_SCHEMA = "plastinir.result/1"
 MANIFEST_SCHEMA = "plastinir.model/1"
 CERTIFICATE_SCHEMA = "plastinir.calibration/1"
 BIRTH_SCHEMA = "plastinir.birth/1"
+ACK_SCHEMA = "plastinir.ack/1"
+STATS_SCHEMA = "plastinir.stats/1"
+EVENT_SCHEMA = "plastinir.event/1"
+CMD_SCHEMA = "plastinir.cmd/1"
+CMD_REPLY_SCHEMA = "plastinir.cmd-reply/1"
+#: The MQTT payloads of these schemas are described in docs/MQTT.md.
 MQTT_CONTRACT = "plastinir.mqtt/1"
 
 # --- labels ---------------------------------------------------------------------------------
