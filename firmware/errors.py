@@ -101,3 +101,11 @@ class NotReady(PlastiNIRError, RuntimeError):
 
 class JournalError(PlastiNIRError, OSError):
     """The local result journal cannot be opened or written."""
+
+
+class InvalidTransition(PlastiNIRError, RuntimeError):
+    """The device state machine was asked for a transition its table does not allow (a bug)."""
+
+
+class QualityRejection(PlastiNIRError, ValueError):
+    """A reference reading failed a quality check (saturated, no light, scans disagree)."""

@@ -17,6 +17,11 @@ from pydantic import Field, ValidationError
 
 from ..errors import ConfigError
 from .base import Section
+from .clock import ClockSection
+from .journal import JournalSection
+from .measurement import MeasurementSection
+from .model import ModelSection
+from .references import ReferencesSection
 
 ENV_CONFIG = "PLASTINIR_CONFIG"
 
@@ -27,6 +32,13 @@ class DeviceConfig(Section):
     unit: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="Unit id; unset means nir- + 12 hex digits of the SHA-256 of the unit's public key.")
+    model: ModelSection = Field(default_factory=ModelSection, description="Model package and trusted issuers.")
+    measurement: MeasurementSection = Field(default_factory=MeasurementSection,
+                                            description="Scans per measurement and sample-quality limits.")
+    references: ReferencesSection = Field(default_factory=ReferencesSection,
+                                          description="White/dark reference validity and tile reflectance.")
+    journal: JournalSection = Field(default_factory=JournalSection, description="Result journal retention.")
+    clock: ClockSection = Field(default_factory=ClockSection, description="How clock synchronisation is judged.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:
