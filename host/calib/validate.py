@@ -95,7 +95,7 @@ class LimitPolicy:
     class_quantile: float = 0.99
     global_quantile: float = 0.995
     margin: float = 1.25
-    min_score: float = 0.05
+    min_score: float = 0.2
 
 
 @dataclass
