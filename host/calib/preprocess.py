@@ -41,11 +41,6 @@ class SNV(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         centred = X - X.mean(axis=1, keepdims=True)
         return centred / (np.sqrt((centred ** 2).mean(axis=1, keepdims=True)) + EPS)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
 
 class SavitzkyGolay(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Savitzky–Golay smoothing or derivative along the wavelength axis.
@@ -133,8 +128,3 @@ class Absorbance(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return -np.log10(np.maximum(X, EPS))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags

@@ -95,7 +95,21 @@ def _reference(values, wl, labels, rows, classes) -> dict:
     return ref
 
 
-def load_fpi(data_dir: Path, quick: bool = False) -> HeadData:
+def _append_library(table, library):
+    """Add a technician's continuous spectra (e.g. PBAT or starch blends measured in their lab)
+    to the Avantes table, on the Avantes grid; items keep their own ``sample_id``s."""
+    from firmware.optics import resample
+    from firmware.spectra_csv import SpectraTable
+    vals = library.values / 100.0 if np.nanmedian(library.values) > 5 else library.values
+    vals = resample(library.wavelengths_nm, vals, table.wavelengths_nm, what=f"library {library.source}")
+    meta = {k: list(table.meta[k]) for k in ("sample_id", "label", "colour")}
+    meta["sample_id"] += [f"lib-{s}" for s in library.sample_ids]
+    meta["label"] += list(library.labels)
+    meta["colour"] += list(library.colours)
+    return SpectraTable(table.wavelengths_nm, np.vstack([table.values, vals]), meta, source=table.source)
+
+
+def load_fpi(data_dir: Path, quick: bool = False, library=None) -> HeadData:
     """``fpi`` identification data: the 2023-04-19 Avantes spectra seen through the FPI optics.
 
     The 2022-10-03 Avantes set stops at 1749 nm (the FPI needs 1514–1886 nm) and the reference
@@ -103,6 +117,8 @@ def load_fpi(data_dir: Path, quick: bool = False) -> HeadData:
     2023-04-19 files of the same spectrometer), so neither is used.
     """
     table = datasets.read_avantes_fifth(data_dir)
+    if library is not None:
+        table = _append_library(table, library)
     optics = fpi_optics()
     lo, hi = optics.source_range_nm
     lo, hi = lo - SOURCE_MARGIN_NM, hi + SOURCE_MARGIN_NM  # room for shifted and adapted units
@@ -259,10 +275,17 @@ def identification_metrics(data: HeadData, res, extra_preds, black_preds) -> dic
 
 
 def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str], None] = print,
-          quick: bool = False, report: Path | None = None) -> tuple:
-    """Train, validate, export and sign one head's package; returns (package, report path)."""
+          quick: bool = False, report: Path | None | bool = None, library=None, quantities: bool = True) -> tuple:
+    """Train, validate, export and sign one head's package; returns (package, report path).
+
+    ``library`` (a `SpectraTable` of continuous spectra covering the FPI source range) adds a
+    technician's own spectra, e.g. a degradable class without public data; ``report=False``
+    skips the HTML report and ``quantities=False`` the PP wt % calibration.
+    """
     t0 = time.perf_counter()
-    data = (load_fpi if head == "fpi" else load_led8)(data_dir, quick)
+    if library is not None and head != "fpi":
+        raise ValueError("a technician library of continuous spectra can only be added to the fpi head")
+    data = load_fpi(data_dir, quick, library) if head == "fpi" else load_led8(data_dir, quick)
     progress(f"{head}: {len(data.known_rows)} spectra of {len(set(data.groups[data.known_rows]))} items in "
              f"classes {', '.join(data.classes)}; {len(data.extra_rows)} spectra of other materials; "
              f"{len(data.black_rows)} black")
@@ -280,8 +303,8 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
     limits = limits_from_oof(res.outputs, res.labels, np.array(data.classes), data.settings.policy)
     X, idx = data.source.train(data.known_rows, data.settings.augmentation, rng)
     ident = data.settings.identifier().fit(X, data.labels[idx])
-    quantities = []
-    if head == "fpi":
+    want_quantities, quantities = quantities, []
+    if head == "fpi" and want_quantities:
         quantities.append(train_pp_quantity(data_dir, progress, quick))
         data.library.update(_quantity_library(data_dir))
     chain = SpectralChain(ident, [(q.name, q.model) for q in quantities])

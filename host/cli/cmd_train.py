@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--key", default=None, help="issuer key file (default: $PLASTINIR_ISSUER_KEY)")
     parser.add_argument("--report", type=Path, default=None,
                         help="HTML report path (default: reports/<package>.report.html)")
+    parser.add_argument("--library", type=Path, default=None,
+                        help="spectra CSV of a technician's own continuous spectra to add (fpi; e.g. PBAT items)")
     parser.add_argument("--quick", action="store_true", help="fewer augmentation copies (smoke runs)")
 
 
@@ -30,7 +32,12 @@ def run(args) -> int:
     def progress(msg: str) -> None:
         print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    package, report = train(args.head, data, args.out, key, progress=progress, quick=args.quick, report=args.report)
+    library = None
+    if args.library:
+        from firmware.spectra_csv import read_spectra_csv
+        library = read_spectra_csv(args.library)
+    package, report = train(args.head, data, args.out, key, progress=progress, quick=args.quick,
+                            report=args.report, library=library)
     ident = package.manifest["metrics"]["identification"]
     print(f"{package.name}: accuracy {ident['accuracy']:.4f}, macro-F1 {ident['macro_f1']:.4f}, "
           f"false rejection {ident['false_rejection_rate']:.4f}; report {report}")
