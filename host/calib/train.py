@@ -117,15 +117,17 @@ def load_fpi(data_dir: Path, quick: bool = False, library=None) -> HeadData:
     2023-04-19 files of the same spectrometer), so neither is used.
     """
     table = datasets.read_avantes_fifth(data_dir)
-    if library is not None:
-        table = _append_library(table, library)
     optics = fpi_optics()
     lo, hi = optics.source_range_nm
     lo, hi = lo - SOURCE_MARGIN_NM, hi + SOURCE_MARGIN_NM  # room for shifted and adapted units
     wl = table.wavelengths_nm
     i0 = max(0, int(np.searchsorted(wl, lo)) - 1)
     i1 = min(wl.size, int(np.searchsorted(wl, hi)) + 1)
-    wl_src, vals = wl[i0:i1], table.values[:, i0:i1]
+    table = table.subset(np.arange(len(table)))
+    table.values, table.wavelengths_nm = table.values[:, i0:i1], wl[i0:i1]
+    if library is not None:
+        table = _append_library(table, library)
+    wl_src, vals = table.wavelengths_nm, table.values
     labels, groups = table.labels, table.sample_ids
     colours = np.array(table.colours, dtype=object)
     classes, known, extra, black = _split_rows(labels, groups, colours)
