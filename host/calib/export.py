@@ -202,6 +202,7 @@ def to_onnx(model, n_features: int) -> onnx.ModelProto:
     register()
     onx = convert_sklearn(model, initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
                           target_opset=TARGET_OPSET)
+    onx.graph.name = "plastinir_spectral_chain"  # skl2onnx draws a random uuid: keep builds reproducible
     onx.producer_name = "plastinir-host"
     onx.doc_string = "PlastiNIR spectral chain: preprocessing, identification, outlier statistics, quantities"
     return onx

@@ -269,6 +269,9 @@ def identification_metrics(data: HeadData, res, extra_preds, black_preds) -> dic
         said = np.array([c == "PLA" for c in res.classes_out])
         m["pla_sensitivity"] = float(said[pla].mean())
         m["pla_specificity"] = float((~said[~pla]).mean())
+    # the classifier alone (arg-max score, no reject option): comparable to a plain baseline
+    argmax = np.asarray(data.classes, dtype=object)[np.argmax(res.scores, axis=1)]
+    m["classifier_only_accuracy"] = float(np.mean(argmax == res.labels))
     n_items = {c: len(set(res.groups[res.labels == c])) for c in data.classes}
     m.update({"n_spectra": int(len(res.labels)), "n_items": n_items, "n_folds": len(res.folds),
               "validation": f"grouped {len(res.folds)}-fold CV by physical item, limits from an inner grouped CV; "
@@ -318,8 +321,7 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
     metrics = {"identification": ident_metrics,
                "quantities": {q.name: q.metrics for q in quantities},
                "onnx_parity": {"max_abs_diff": parity, "tolerance": {k: {"atol": a, "rtol": r} for k, (a, r) in
-                                                                      PARITY_TOLERANCE.items() if k in parity}},
-               "training_seconds": round(time.perf_counter() - t0, 1)}
+                                                                      PARITY_TOLERANCE.items() if k in parity}}}
     manifest = build_manifest(data, chain, limits, quantities, metrics, data_dir)
     buf = io.BytesIO()
     np.savez_compressed(buf, **data.library, settings=np.array(json.dumps(_library_settings(data))))

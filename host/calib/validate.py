@@ -94,8 +94,8 @@ class LimitPolicy:
 
     class_quantile: float = 0.99
     global_quantile: float = 0.995
-    margin: float = 1.25
-    min_score: float = 0.2
+    margin: float = 1.5
+    min_score: float = 0.4
 
 
 @dataclass
