@@ -32,3 +32,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf state artifacts reports bench/results .pytest_cache
+
+## Rebuild the shipped model packages in models/ from the real data (reports go to reports/).
+## Needs the issuer key: PLASTINIR_ISSUER_KEY=/path/to/issuer.pem make models
+models: $(STAMP)
+	@test -n "$$PLASTINIR_ISSUER_KEY" || { echo "set PLASTINIR_ISSUER_KEY to the issuer key file (nir-host keys new --out FILE)"; exit 1; }
+	PLASTINIR_DATA=$${PLASTINIR_DATA:-$(DATA)} $(BIN)/nir-host train --head fpi --out models/fpi-1550-1850-v1
+	PLASTINIR_DATA=$${PLASTINIR_DATA:-$(DATA)} $(BIN)/nir-host train --head led8 --out models/led8-8band-v1
+	$(BIN)/python -m host.calib.trusted models
