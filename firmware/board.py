@@ -80,6 +80,10 @@ class Board:
     _loopback_values: list[float] = field(default_factory=lambda: [1.0, 2.5])
     _closed: bool = False
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def read_board_temperature_c(self) -> float:
         """The board's temperature estimate: the simulator's ambient, or the Pi's SoC sensor."""
         if self.sim is not None:
@@ -95,9 +99,9 @@ class Board:
         Alternates between two voltages, so a DAC frozen at its previous output fails too.
         `DacNotAnswering` if the readback is off by more than 50 mV. Leaves the ADC at PGA 1.
         """
-        ain = self.hardware.dac_loopback_ain
+        ain = self.hardware.loopback_ain
         if ain is None:
-            raise ConfigError("hardware.dac_loopback_ain is not set: the DAC cannot be verified")
+            raise ConfigError("hardware.dac_loopback = false: no loopback wired, the DAC cannot be verified")
         volts = self._loopback_values[0]
         self._loopback_values.reverse()
         self.adc.set_pga(1)

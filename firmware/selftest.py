@@ -93,8 +93,8 @@ def run_selftest(board: Board, head: OpticalHead) -> list[Check]:
                      f"{measured:.0f} conversions/s at DRATE {rate:g} SPS")
 
     def dac() -> Check:
-        if board.hardware.dac_loopback_ain is None:
-            return Check("dac", None, None, "loopback within 50 mV", "not checked: hardware.dac_loopback_ain unset")
+        if board.hardware.loopback_ain is None:
+            return Check("dac", None, None, "<= 0.05 V", "not checked: hardware.dac_loopback = false (no loopback)")
         errors = [abs(r - s) for s, r in (board.check_dac(), board.check_dac())]
         board.dac.write_code("B", 0)
         return Check("dac", True, max(errors), "<= 0.05 V", "DAC8532 channel B follows both test voltages")

@@ -26,6 +26,20 @@ RESET = 0xFE
 WAKEUP_ALT = 0xFF
 CALIBRATIONS = (SELFCAL, SELFOCAL, SELFGCAL, SYSOCAL, SYSGCAL)
 
+_COMMAND_NAMES = {WAKEUP: "WAKEUP", RDATA: "RDATA", RDATAC: "RDATAC", SDATAC: "SDATAC",
+                  SELFCAL: "SELFCAL", SELFOCAL: "SELFOCAL", SELFGCAL: "SELFGCAL",
+                  SYSOCAL: "SYSOCAL", SYSGCAL: "SYSGCAL", SYNC: "SYNC", STANDBY: "STANDBY",
+                  RESET: "RESET", WAKEUP_ALT: "WAKEUP"}
+
+
+def command_name(cmd: int) -> str:
+    if cmd & 0xF0 == RREG:
+        return f"RREG {cmd & 0x0F:X}h"
+    if cmd & 0xF0 == WREG:
+        return f"WREG {cmd & 0x0F:X}h"
+    return _COMMAND_NAMES.get(cmd, f"{cmd:02X}h")
+
+
 # --- registers (Table 23, "Register Map"; reset values) ------------------------------------
 STATUS, MUX, ADCON, DRATE, IO, OFC0, OFC1, OFC2, FSC0, FSC1, FSC2 = range(11)
 N_REGISTERS = 11

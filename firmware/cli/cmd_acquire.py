@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from ..board import open_board, open_head
+from ..board import open_board, open_head, resolve_backend
 from ..config import load_config
 from ..errors import AdcSaturation, ConfigError
 from ..heads import HEADS
@@ -59,10 +59,12 @@ def run(args: argparse.Namespace) -> int:
         # parse first: a bad spec should not cost a board bring-up, and should name the sources
         from ..sim.samples import parse_sample
         source = parse_sample(args.sample, package)
-    board = open_board(config, backend="sim" if args.sim else None)
+    backend, _ = resolve_backend(config, "sim" if args.sim else None)
+    if backend != "sim" and (args.sample or args.fault or args.seed is not None):
+        raise ConfigError("--sample, --fault and --seed need the simulator (--sim, hardware.backend = \"sim\" "
+                          "or PLASTINIR_BACKEND=sim)")
+    board = open_board(config, backend=backend)
     try:
-        if board.sim is None and (args.sample or args.fault or args.seed is not None):
-            raise ConfigError("--sample, --fault and --seed need the simulator (--sim or hardware.backend = \"sim\")")
         if args.sample:
             board.sim.place(source)
         head = open_head(config, board)

@@ -43,7 +43,9 @@ class HardwareSection(Section):
         description="GPIOs of the led8 head's LEDs at 940, 1050, 1200, 1300, 1450, 1550, 1650, 1720 nm, in that order.")
     trigger_pin: BcmPin = _pin(27, "Trigger button (pull-up, active low)")
     status_led_pin: BcmPin = _pin(24, "Status LED")
-    adc_vref_v: float = Field(default=2.5, gt=0, le=2.6, description="ADS1256 reference voltage (2.5 V on the board).")
+    adc_vref_v: float = Field(
+        default=2.5, gt=0, le=2.6,
+        description="ADS1256 reference voltage (2.5 V on the board).")
     adc_clock_hz: float = Field(default=R.FCLKIN_HZ, gt=1e6, le=10e6,
                                 description="ADS1256 master clock (the board's 7.68 MHz crystal).")
     adc_buffer: bool = Field(default=False, description="ADS1256 input buffer (BUFEN); limits inputs to 0–3 V.")
@@ -52,10 +54,16 @@ class HardwareSection(Section):
     dac_vref_v: float = Field(default=5.0, gt=0, le=5.5, description="DAC8532 reference (5.0 V board default).")
     detector_ain: int = Field(default=0, ge=0, le=7, description="ADS1256 input of the photodiode amplifier.")
     thermistor_ain: int = Field(default=1, ge=0, le=7, description="ADS1256 input of the FPI thermistor divider.")
-    dac_loopback_ain: int | None = Field(
-        default=7, ge=0, le=7,
-        description="ADS1256 input wired to DAC8532 channel B, so the self-test and the fpi head can check "
-                    "that the write-only DAC answers. None: not wired (the DAC is then not verified).")
+    dac_loopback: bool = Field(
+        default=True,
+        description="DAC8532 channel B is jumpered to dac_loopback_ain, so the self-test and the fpi head can "
+                    "check that the write-only DAC answers. false: not wired (the DAC is then not verified).")
+    dac_loopback_ain: int = Field(default=7, ge=0, le=7, description="ADS1256 input of the DAC channel B loopback.")
+
+    @property
+    def loopback_ain(self) -> int | None:
+        """The loopback input, or None when no loopback is wired."""
+        return self.dac_loopback_ain if self.dac_loopback else None
 
     @model_validator(mode="after")
     def _wiring(self) -> "HardwareSection":
@@ -77,7 +85,7 @@ class HardwareSection(Section):
             raise ValueError(f"spi_speed_hz = {self.spi_speed_hz} exceeds the ADS1256 limit fCLKIN/4 = {limit:.0f} Hz "
                              f"(datasheet t1: SCLK period >= 4 tCLKIN)")
         ains = {"detector_ain": self.detector_ain, "thermistor_ain": self.thermistor_ain}
-        if self.dac_loopback_ain is not None:
+        if self.dac_loopback:
             ains["dac_loopback_ain"] = self.dac_loopback_ain
         used: dict[int, str] = {}
         for name, ain in ains.items():

@@ -26,10 +26,14 @@ def _check_rate(value: float) -> float:
 
 
 class _Acquisition(Section):
-    pga: int = Field(default=4, description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
+    pga: int = Field(
+        default=4,
+        description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
     data_rate_sps: float = Field(default=1000, description="ADS1256 data rate for the detector (SPS).")
     conversions: int = Field(default=2, ge=1, le=1000, description="Conversions averaged per lit channel.")
-    dark_conversions: int = Field(default=16, ge=1, le=10000, description="Conversions averaged for the dark reading.")
+    dark_conversions: int = Field(
+        default=16, ge=1, le=10000,
+        description="Conversions averaged for the dark reading.")
     saturation_fraction: float = Field(
         default=0.95, gt=0.5, le=1.0,
         description="A conversion at or beyond this fraction of the ADC full scale counts as saturated "
@@ -38,7 +42,9 @@ class _Acquisition(Section):
         default=3e-4, gt=0,
         description="Net detector signal (V) below which a channel counts as unlit. A working head always sees "
                     "its window's stray light (a few mV), so less means the lamp or LED is dead.")
-    thermistor_r25_ohm: float = Field(default=10_000.0, gt=0, description="Head thermistor (NTC) resistance at 25 °C.")
+    thermistor_r25_ohm: float = Field(
+        default=10_000.0, gt=0,
+        description="Head thermistor (NTC) resistance at 25 °C.")
     thermistor_beta_k: float = Field(default=3435.0, gt=0, description="Head thermistor B constant (25/85 °C).")
     thermistor_series_ohm: float = Field(
         default=10_000.0, gt=0, description="Fixed resistor from the 2.5 V reference to the thermistor node "
@@ -64,9 +70,15 @@ class FpiSection(_Acquisition):
     start_nm: float = Field(default=1550.0, description="First wavelength of the sweep (nm).")
     stop_nm: float = Field(default=1850.0, description="Last wavelength of the sweep (nm), included.")
     step_nm: float = Field(default=5.0, gt=0, le=100, description="Sweep step (nm).")
-    hv_gain: float = Field(default=4.0, gt=0, le=20, description="Gain of the high-voltage stage between DAC channel A and the filter.")
-    settle_s: float = Field(default=2e-3, ge=0, le=1, description="Wait after each filter step before converting (MEMS mirror settling).")
-    lamp_warmup_s: float = Field(default=0.5, ge=0, le=10, description="Wait after switching the lamp on (filament heating).")
+    hv_gain: float = Field(
+        default=4.0, gt=0, le=20,
+        description="Gain of the high-voltage stage between DAC channel A and the filter.")
+    settle_s: float = Field(
+        default=2e-3, ge=0, le=1,
+        description="Wait after each filter step before converting (MEMS mirror settling).")
+    lamp_warmup_s: float = Field(
+        default=0.5, ge=0, le=10,
+        description="Wait after switching the lamp on (filament heating).")
     lamp_cooldown_s: float = Field(default=0.2, ge=0, le=10,
                                    description="Minimum lamp-off time before a dark reading (the filament glows on).")
     dark_sweep: bool = Field(default=False,
@@ -82,10 +94,14 @@ class FpiSection(_Acquisition):
 
 
 class Led8Section(_Acquisition):
-    pga: int = Field(default=2, description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
+    pga: int = Field(
+        default=2,
+        description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
     conversions: int = Field(default=8, ge=1, le=1000, description="Conversions averaged per LED.")
     dark_conversions: int = Field(default=8, ge=1, le=10000, description="Conversions averaged for the dark reading.")
-    settle_s: float = Field(default=5e-3, ge=0, le=1, description="Wait after switching an LED on (LED and amplifier settling).")
+    settle_s: float = Field(
+        default=5e-3, ge=0, le=1,
+        description="Wait after switching an LED on (LED and amplifier settling).")
     use_thermistor: bool = Field(
         default=False,
         description="The led8 head has a thermistor divider on hardware.thermistor_ain (like the fpi's); "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import optics
-from ..errors import ConfigError, LightSourceFailure
+from ..errors import ConfigError, HardwareError, LightSourceFailure
 from ..hw.gpio import HIGH, LOW
 from ..reading import RawReading
 from .base import register_head
@@ -69,8 +69,11 @@ class FpiHead(BoardHead):
 
     def _codes(self, temperature_c: float) -> np.ndarray:
         volts = np.asarray(self.table.voltage(self._grid, temperature_c))
-        dac_v = np.clip(volts / self.settings.hv_gain, 0.0, None)
-        return np.array([self.board.dac.code_for_volts(min(v, self.board.dac.vref_v)) for v in dac_v])
+        if volts.max() > self.max_tuning_v or volts.min() < 0:
+            raise HardwareError(f"at {temperature_c:.1f} °C the sweep needs {volts.min():.2f}–{volts.max():.2f} V, "
+                                f"beyond the 0–{self.max_tuning_v:.2f} V the high-voltage stage gives "
+                                f"({self.table.source})")
+        return np.array([self.board.dac.code_for_volts(v) for v in volts / self.settings.hv_gain])
 
     def _tune(self, code: int) -> None:
         self.board.dac.write_code("A", int(code))
@@ -88,7 +91,7 @@ class FpiHead(BoardHead):
         try:
             board.adc.verify()
             temperature = self._thermistor_c()
-            if board.hardware.dac_loopback_ain is not None:
+            if board.hardware.loopback_ain is not None:
                 board.check_dac()
             codes = self._codes(temperature)
             self._prepare_adc()
@@ -130,6 +133,8 @@ class FpiHead(BoardHead):
         if self._closed:
             return
         self._closed = True
+        if self.board.closed:     # the board already switched everything off and released the pins
+            return
         try:
             self._lamp(False)
             self.board.dac.write_code("A", 0)

@@ -7,6 +7,7 @@ simulator uses the same table as the physical truth of its filter and inverts it
 """
 from __future__ import annotations
 
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,14 +109,17 @@ class FpiTable:
 def resolve_table_path(name_or_path: str, units_dir: str = "config/units") -> Path:
     """``sim-default`` → ``config/units/sim-default.toml``; a path (with / or .toml) stays a path.
 
-    Relative paths are tried against the working directory, then the repository root.
+    Relative paths are tried against the working directory, the source checkout, then the
+    installed copy (``<prefix>/share/plastinir/``, where setup.py puts ``config/units``).
     """
     text = str(name_or_path)
     candidate = Path(text) if ("/" in text or text.endswith(".toml")) else Path(units_dir) / f"{text}.toml"
     if candidate.is_absolute() or candidate.exists():
         return candidate
-    in_repo = REPO_ROOT / candidate
-    return in_repo if in_repo.exists() else candidate
+    for root in (REPO_ROOT, Path(sys.prefix) / "share" / "plastinir"):
+        if (root / candidate).exists():
+            return root / candidate
+    return candidate
 
 
 def load_fpi_table(path: str | Path) -> FpiTable:

@@ -81,6 +81,8 @@ class Led8Head(BoardHead):
         if self._closed:
             return
         self._closed = True
+        if self.board.closed:     # the board already switched everything off and released the pins
+            return
         try:
             self._all_off()
         finally:

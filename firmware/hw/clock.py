@@ -32,7 +32,7 @@ class RealClock(Clock):
     ``busy_wait_below_s`` is exact and, at a few µs, cheaper than a context switch.
     """
 
-    def __init__(self, busy_wait_below_s: float = 200e-6) -> None:
+    def __init__(self, busy_wait_below_s: float = 100e-6) -> None:
         self.busy_wait_below_s = busy_wait_below_s
 
     def monotonic(self) -> float:

@@ -50,12 +50,13 @@ class Gpio(ABC):
         """Return ``pins`` (default: every pin this object set up) to inputs and forget them."""
 
     def wait_for(self, pin: int, level: int, *, timeout_s: float, clock: Clock,
-                 poll_s: float = 50e-6) -> bool:
+                 poll_s: float = 100e-6) -> bool:
         """Wait until ``pin`` reads ``level``; True if it did within ``timeout_s``.
 
         Polling rather than edge interrupts: DRDY may already be low when the wait starts (an
         edge wait would then miss it), and RPi.GPIO's edge detection clashes with other users
-        of the same line. 50 µs polls are well below the shortest conversion period we use.
+        of the same line. 100 µs polls (a real sleep, not a busy wait, so a Pi Zero keeps a core for
+        the rest) are well below the 1 ms conversion period the heads use.
         """
         deadline = clock.monotonic() + timeout_s
         while True:

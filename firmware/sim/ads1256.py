@@ -37,22 +37,11 @@ AnalogInputs = Callable[[int, float, float], float]
 #: Input-referred ADC noise at 1000 SPS (V rms); it scales with sqrt(data rate). The order of
 #: the datasheet's noise tables for PGA 1 at that rate; our signals are millivolts and more.
 ADC_NOISE_V_1KSPS = 2.0e-6
+#: Timing checks allow 1 ns of float rounding (simulated time runs for hours; the shortest
+#: datasheet wait is 0.52 µs).
+_EPS = 1e-9
 #: Absolute input limit with the input buffer on (AVDD − 2 V, "Analog Inputs").
 BUFFER_MAX_V = 3.0
-
-_COMMAND_NAMES = {R.WAKEUP: "WAKEUP", R.RDATA: "RDATA", R.RDATAC: "RDATAC", R.SDATAC: "SDATAC",
-                  R.SELFCAL: "SELFCAL", R.SELFOCAL: "SELFOCAL", R.SELFGCAL: "SELFGCAL",
-                  R.SYSOCAL: "SYSOCAL", R.SYSGCAL: "SYSGCAL", R.SYNC: "SYNC", R.STANDBY: "STANDBY",
-                  R.RESET: "RESET", R.WAKEUP_ALT: "WAKEUP"}
-
-
-def command_name(cmd: int) -> str:
-    if cmd & 0xF0 == R.RREG:
-        return f"RREG {cmd & 0x0F:X}h"
-    if cmd & 0xF0 == R.WREG:
-        return f"WREG {cmd & 0x0F:X}h"
-    return _COMMAND_NAMES.get(cmd, f"{cmd:02X}h")
-
 
 class SimAds1256:
     """The chip. ``analog`` gives the voltage on each input; ``rng`` draws conversion noise."""
@@ -69,6 +58,8 @@ class SimAds1256:
         self.max_sclk_hz = fclkin_hz / R.SCLK_DIVIDER
         self._scale = R.FCLKIN_HZ / fclkin_hz
         self.rng = rng if rng is not None else np.random.default_rng()
+        #: input-referred noise at 1000 SPS (V rms); tests set 0 for exact codes
+        self.noise_v_1ksps = ADC_NOISE_V_1KSPS
         # faults
         self.drdy_stuck = False
         self.id_override: int | None = None
@@ -173,7 +164,8 @@ class SimAds1256:
                 v = frac_new * v + (1.0 - frac_new) * self._input_v(old_mux, t, bandwidth)
             else:
                 self._step = None
-        v += self.rng.normal(0.0, ADC_NOISE_V_1KSPS * math.sqrt(self.data_rate / 1000.0))
+        if self.noise_v_1ksps:
+            v += self.rng.normal(0.0, self.noise_v_1ksps * math.sqrt(self.data_rate / 1000.0))
         code = round(v / R.lsb_volts(self.vref_v, self.pga))
         self._data = max(R.MIN_CODE, min(R.FULL_SCALE_CODE, code))
         self._data_unread = True
@@ -219,7 +211,7 @@ class SimAds1256:
             return
         # CS high resets the serial interface
         phase, self._phase = self._phase, None
-        if self._bytes_this_select and t - self._last_byte_end < R.T10_CLK * self.tclk - 1e-15:
+        if self._bytes_this_select and t - self._last_byte_end < R.T10_CLK * self.tclk - _EPS:
             self._violate(f"t10 violated: CS raised {(t - self._last_byte_end) * 1e9:.0f} ns after the last "
                           f"SCLK edge, needs >= {R.T10_CLK * self.tclk * 1e9:.0f} ns")
         if phase is not None:
@@ -280,7 +272,7 @@ class SimAds1256:
             return 0x00
         # output phase of RDATA / RDATAC / RREG: ("RDATA", data, t_command_end, index)
         _, data, t_cmd_end, index = phase
-        if index == 0 and ts - t_cmd_end < R.T6_CLK * self.tclk - 1e-15:
+        if index == 0 and ts - t_cmd_end < R.T6_CLK * self.tclk - _EPS:
             self._violate(f"t6 violated: data clocked {(ts - t_cmd_end) * 1e6:.2f} µs after {kind}, "
                           f"needs >= {R.T6_CLK * self.tclk * 1e6:.2f} µs")
         value = data[index]
@@ -309,11 +301,11 @@ class SimAds1256:
 
     def _command(self, b: int, ts: float, te: float) -> int:
         gap = ts - self._last_cmd_end
-        if gap < self._t11_needed - 1e-15:
-            self._violate(f"t11 violated: {command_name(b)} sent {gap * 1e6:.2f} µs after {self._prev_cmd}, "
+        if gap < self._t11_needed - _EPS:
+            self._violate(f"t11 violated: {R.command_name(b)} sent {gap * 1e6:.2f} µs after {self._prev_cmd}, "
                           f"needs >= {self._t11_needed * 1e6:.2f} µs")
         if self._cal_until is not None and ts < self._cal_until and b != R.RESET:
-            self._violate(f"{command_name(b)} sent during calibration/reset (after {self._prev_cmd}, "
+            self._violate(f"{R.command_name(b)} sent during calibration/reset (after {self._prev_cmd}, "
                           f"t11 is 'wait for DRDY low')")
         short, long_ = R.T11_SHORT_CLK * self.tclk, R.T11_LONG_CLK * self.tclk
         high = b & 0xF0
@@ -329,14 +321,14 @@ class SimAds1256:
             self._end_command("WAKEUP", te, 0.0)
         elif b in (R.RDATA, R.RDATAC):
             if not self._data_unread:
-                self._violate(f"{command_name(b)} while DRDY is high: no new conversion since the last read "
+                self._violate(f"{R.command_name(b)} while DRDY is high: no new conversion since the last read "
                               f"(wait for DRDY low)")
-            self._phase = (command_name(b), R.encode_24(self._data), te, 0)
+            self._phase = (R.command_name(b), R.encode_24(self._data), te, 0)
         elif b == R.SDATAC:
             self._end_command("SDATAC", te, short)
         elif b in R.CALIBRATIONS:
             self._start_calibration(te)
-            self._end_command(command_name(b), te, 0.0)
+            self._end_command(R.command_name(b), te, 0.0)
         elif b == R.SYNC:
             self._running, self._drdy_hold, self._next_conv = False, True, None
             self._end_command("SYNC", te, long_)
@@ -366,9 +358,9 @@ class SimAds1256:
             self._reset_command(te)
             return 0x00
         if b & 0xF0 in (R.RREG, R.WREG):
-            self._violate(f"{command_name(b)} during RDATAC: issue SDATAC (0Fh) first")
+            self._violate(f"{R.command_name(b)} during RDATAC: issue SDATAC (0Fh) first")
         if b not in (0x00, 0xFF):
-            self._violate(f"{command_name(b)} during RDATAC is ignored by the chip (only SDATAC and RESET)")
+            self._violate(f"{R.command_name(b)} during RDATAC is ignored by the chip (only SDATAC and RESET)")
         if self._rdatac_index == 0 and not self._data_unread:
             self._violate("RDATAC read while DRDY is high: wait for DRDY low before clocking the next result")
         value = R.encode_24(self._data)[self._rdatac_index]

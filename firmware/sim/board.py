@@ -99,7 +99,7 @@ class SimBoard:
         noise = _SLOW_INPUT_NOISE_V * self.config.sim.noise_scale * float(self._noise.standard_normal())
         if ain == hw.thermistor_ain:
             return self.thermistor_v(self.env.temperature_c(t)) + noise
-        if hw.dac_loopback_ain is not None and ain == hw.dac_loopback_ain:
+        if ain == hw.loopback_ain:
             return self.dac.output_v("B") + noise
         return noise  # an unconnected input sits near ground
 

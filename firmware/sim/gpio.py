@@ -102,7 +102,7 @@ class SimGpio(Gpio):
             self._pull_up.pop(pin, None)
             self._notify(pin, before)
 
-    def wait_for(self, pin: int, level: int, *, timeout_s: float, clock: Clock, poll_s: float = 50e-6) -> bool:
+    def wait_for(self, pin: int, level: int, *, timeout_s: float, clock: Clock, poll_s: float = 100e-6) -> bool:
         """Jump simulated time straight to the moment the driving chip changes the line."""
         if self.read(pin) == level:
             return True
@@ -114,7 +114,7 @@ class SimGpio(Gpio):
                 t_next = driver.next_time_at(level, clock.monotonic())
                 if t_next is None or t_next > deadline:
                     break
-                clock.sleep(max(t_next - clock.monotonic(), 0.0) + 1e-12)
+                clock.sleep(max(t_next - clock.monotonic(), 0.0) + 1e-9)
                 if self.read(pin) == level:
                     return True
         remaining = deadline - clock.monotonic()

@@ -150,12 +150,18 @@ class _Entry:
     help: str
     takes_argument: bool = False
 
+    @property
+    def usage(self) -> str:
+        """The spec form, the first word of ``help`` (e.g. ``csv:PATH:ROW``)."""
+        return self.help.split()[0]
+
 
 SOURCES: dict[str, _Entry] = {}
 
 
 def register_source(name: str, *, help: str, takes_argument: bool = False) -> Callable[[SourceFactory], SourceFactory]:
-    """Decorator: make ``name`` (or ``name:ARG``) a sample spec. Names are lower-case."""
+    """Decorator: make ``name`` (or ``name:ARG``) a sample spec. Names are case-insensitive;
+    ``help`` starts with the spec form (``"grey:PCT  certified grey standard"``)."""
     key = name.lower()
 
     def deco(factory: SourceFactory) -> SourceFactory:
@@ -186,8 +192,7 @@ def class_names(package: Any) -> list[str]:
 
 def available_sources(package: Any = None) -> list[str]:
     """Every spec accepted now: registered names, then the package's class names."""
-    names = [f"{n}:ARG" if e.takes_argument else n for n, e in SOURCES.items()]
-    return names + class_names(package)
+    return [e.usage for e in SOURCES.values()] + class_names(package)
 
 
 def class_source(name: str, package: Any) -> SampleSource:
@@ -233,7 +238,7 @@ def parse_sample(spec: str, package: Any = None) -> SampleSource:
             pass
     where = (f"classes of package {_manifest(package).get('name', '?')}: {', '.join(class_names(package)) or 'none'}"
              if package is not None else "class names need a model package (--model PKG)")
-    builtin = ", ".join(f"{n}:ARG" if e.takes_argument else n for n, e in SOURCES.items())
+    builtin = ", ".join(e.usage for e in SOURCES.values())
     raise SampleSourceError(f"unknown sample {text!r}; available sources: {builtin}; {where}")
 
 
