@@ -8,7 +8,8 @@ reach its hardware must say so, not produce simulated results.
 
 It then brings the board up the way the datasheets ask: SPI open, chip-select lines idle high,
 DAC outputs to 0 V (the FPI's high-voltage stage off), ADS1256 hardware reset, stuck-line and
-ID check, and a first configuration with self-calibration.
+ID check, a first configuration with self-calibration, and (where the loopback is wired) a
+read-back of DAC channel B, so a dead DAC stops the bring-up whatever head is mounted.
 
 ``open_head(config, board) -> OpticalHead`` builds the head named in ``head.name``.
 """
@@ -155,7 +156,8 @@ def _build(config: DeviceConfig, backend: str, source: str) -> Board:
 def open_board(config: DeviceConfig | None = None, *, backend: str | None = None) -> Board:
     """Build and bring up the board; see the module docstring. Raises `ConfigError` (no or
     conflicting backend), `BackendUnavailable` / `SpiError` / `GpioError` (real backend not usable
-    here, with the device path and fix), `DrdyTimeout`, `DataLineStuck`, `ChipIdError`."""
+    here, with the device path and fix), `DrdyTimeout`, `DataLineStuck`, `ChipIdError`,
+    `DacNotAnswering`."""
     config = config if config is not None else DeviceConfig()
     name, source = resolve_backend(config, backend)
     board = _build(config, name, source)
@@ -168,6 +170,9 @@ def open_board(config: DeviceConfig | None = None, *, backend: str | None = None
         board.adc.hardware_reset()
         board.adc.check_lines_and_id()
         board.adc.configure(pga=1, data_rate=1000, buffer=config.hardware.adc_buffer, acal=True)
+        if config.hardware.loopback_ain is not None:
+            board.check_dac()
+            board.dac.write_code("B", 0)
     except BaseException:
         board.close()
         raise
@@ -176,8 +181,12 @@ def open_board(config: DeviceConfig | None = None, *, backend: str | None = None
 
 def open_head(config: DeviceConfig, board: Board) -> OpticalHead:
     """The head named in ``config.head.name``, set up on ``board`` (light sources off)."""
-    try:
-        cls = HEADS[config.head.name]
-    except KeyError:
-        raise ConfigError(f"head.name = {config.head.name!r}: unknown; registered: {', '.join(sorted(HEADS))}") from None
+    name = config.head.name
+    cls = HEADS.get(name)
+    if cls is None or not hasattr(cls, "from_config"):
+        raise ConfigError(f"head.name = {name!r}: no head of that name can be built on the AD/DA board; "
+                          f"registered: {', '.join(sorted(HEADS))}")
+    if board.sim is not None and board.sim.head != name:
+        raise ConfigError(f"head.name = {name!r}, but the simulated board was built with the {board.sim.head!r} "
+                          f"head's optics; open the board and the head from the same config")
     return cls.from_config(config, board)

@@ -87,8 +87,10 @@ def test_bring_up_leaves_the_chips_configured():
     board = open_board(config)
     try:
         regs = board.sim.adc.regs
-        assert (regs[0] & 0x0E, regs[1], regs[2], regs[3]) == (0x04, 0x08, 0x20, 0xA1)
-        assert board.sim.dac.output_v("A") == 0.0 and board.sim.adc.violations == []
+        # ACAL on, PGA 1, 1000 SPS; the last conversion read the DAC loopback (AIN7 against AINCOM)
+        assert (regs[0] & 0x0E, regs[1], regs[2], regs[3]) == (0x04, 0x78, 0x20, 0xA1)
+        assert board.sim.dac.output_v("A") == board.sim.dac.output_v("B") == 0.0
+        assert board.sim.adc.violations == []
         head = open_head(config, board)
         assert head.wavelengths_nm.size == 61
         head.close()
@@ -111,10 +113,12 @@ def test_fpi_unit_table(tmp_path):
     bad.write_text("[fpi]\nunit='u'\n")
     with pytest.raises(ConfigError, match=r"key fpi\.range_nm = <missing>"):
         load_fpi_table(bad)
+    with pytest.raises(ConfigError, match="FPI coefficient table not found"):
+        open_board(sim_config("fpi", head_settings={"unit_table": "nir-missing"}))
     board = open_board(sim_config("led8"))
     try:
-        with pytest.raises(ConfigError, match="FPI coefficient table not found"):
-            open_head(sim_config("fpi", head_settings={"unit_table": "nir-missing"}), board)
+        with pytest.raises(ConfigError, match="built with the 'led8' head's optics"):
+            open_head(sim_config("fpi"), board)
     finally:
         board.close()
 

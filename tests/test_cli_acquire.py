@@ -40,10 +40,11 @@ def test_table_output_and_csv_sample(capsys, tmp_path):
 
 @pytest.mark.parametrize("fault,message", [
     ("drdy-stuck", r"DRDY timeout after 0\.5 s"), ("miso-low", "MISO stuck low"), ("miso-high", "MISO stuck high"),
-    ("wrong-id", "chip ID 1, expected 3"), ("saturation", "ADC saturated"), ("lamp-failure", "lamp gives no light"),
+    ("wrong-id", "chip ID 1, expected 3"), ("saturation", "ADC saturated"), ("lamp-failure", "(lamp|LED) gives no light"),
     ("dac-dead", "DAC8532 not answering")])
-def test_fault_exits_nonzero_and_names_it(capsys, fault, message):
-    rc, out, err = run(capsys, "--sim", "--sample", "white", "--fault", fault, "--json")
+@pytest.mark.parametrize("head", ["fpi", "led8"])
+def test_fault_exits_nonzero_and_names_it(capsys, head, fault, message):
+    rc, out, err = run(capsys, "--sim", "--head", head, "--sample", "white", "--fault", fault, "--json")
     assert rc == 1 and out == ""
     assert err.startswith("nir-device acquire: error: ")
     assert __import__("re").search(message, err)

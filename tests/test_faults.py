@@ -41,10 +41,11 @@ def test_fault_during_operation(head_name, fault):
         assert head.acquire().net.min() > 0          # the board recovers once the fault is gone
 
 
-@pytest.mark.parametrize("fault", ["drdy-stuck", "miso-low", "miso-high", "wrong-id"])
-def test_fault_at_power_up_stops_the_bring_up(fault):
+@pytest.mark.parametrize("fault", ["drdy-stuck", "miso-low", "miso-high", "wrong-id", "dac-dead"])
+@pytest.mark.parametrize("head_name", ["fpi", "led8"])
+def test_fault_at_power_up_stops_the_bring_up(head_name, fault):
     exc, match = EXPECTED[fault]
-    config = sim_config("fpi", faults=[fault])
+    config = sim_config(head_name, faults=[fault])
     with pytest.raises(exc, match=match):
         open_board(config)
 

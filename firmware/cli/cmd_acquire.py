@@ -18,6 +18,7 @@ from ..heads import HEADS
 from ..model_package import load_package
 from ..reading import RawReading
 from ..sim.faults import FAULTS
+from ..sim.samples import parse_sample
 
 HELP = "take one raw reading (dark + lit counts per channel) and print it"
 
@@ -57,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     package = load_package(args.model, None) if args.model else None
     if args.sample:
         # parse first: a bad spec should not cost a board bring-up, and should name the sources
-        from ..sim.samples import parse_sample
         source = parse_sample(args.sample, package)
     backend, _ = resolve_backend(config, "sim" if args.sim else None)
     if backend != "sim" and (args.sample or args.fault or args.seed is not None):
