@@ -44,6 +44,8 @@ setup(
     packages=find_packages(include=["firmware", "firmware.*", "host", "host.*"]),
     include_package_data=True,
     package_data={"firmware": ["web/templates/*.html", "web/static/*"], "host": ["templates/*"]},
+    # the simulator's default FPI unit table, for installs that are not a source checkout
+    data_files=[("share/plastinir/config/units", ["config/units/sim-default.toml"])],
     install_requires=DEVICE,
     extras_require=EXTRAS,
     entry_points={

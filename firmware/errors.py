@@ -67,6 +67,14 @@ class ProtocolViolation(HardwareError):
     """A simulated chip saw a command sequence the datasheet forbids (a driver bug)."""
 
 
+class SensorFault(HardwareError):
+    """A head sensor (the FPI thermistor) reads outside its physical range: open or short circuit."""
+
+
+class SampleSourceError(PlastiNIRError, ValueError):
+    """A simulator sample spec is unknown or its data (CSV row, reference spectrum) unusable."""
+
+
 # --- data formats, signatures and model packages ------------------------------------------
 
 class SpectraFormatError(PlastiNIRError, ValueError):

@@ -17,6 +17,9 @@ from pydantic import Field, ValidationError
 
 from ..errors import ConfigError
 from .base import Section
+from .hardware import HardwareSection
+from .head import HeadSection
+from .sim import SimSection
 from .clock import ClockSection
 from .journal import JournalSection
 from .measurement import MeasurementSection
@@ -32,6 +35,10 @@ class DeviceConfig(Section):
     unit: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="Unit id; unset means nir- + 12 hex digits of the SHA-256 of the unit's public key.")
+    hardware: HardwareSection = Field(default_factory=HardwareSection,
+                                      description="Backend choice and the AD/DA board's wiring.")
+    head: HeadSection = Field(default_factory=HeadSection, description="The mounted optical head and its acquisition.")
+    sim: SimSection = Field(default_factory=SimSection, description="The simulated board (backend 'sim' only).")
     model: ModelSection = Field(default_factory=ModelSection, description="Model package and trusted issuers.")
     measurement: MeasurementSection = Field(default_factory=MeasurementSection,
                                             description="Scans per measurement and sample-quality limits.")

@@ -6,3 +6,6 @@ ADC conversions on the board, and returns one `RawReading`. See `base.OpticalHea
 from .base import HEADS, OpticalHead, register_head
 
 __all__ = ["HEADS", "OpticalHead", "register_head"]
+
+# importing the head modules registers them
+from . import fpi, led8  # noqa: E402,F401

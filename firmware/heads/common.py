@@ -1,0 +1,108 @@
+"""What both heads on the AD/DA board share: gain stepping, averaged conversions with the
+saturation check, the light check, the thermistor, and the reading's bookkeeping."""
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..chips import ads1256_regs as R
+from ..errors import AdcSaturation, SensorFault
+from .base import OpticalHead
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..config import DeviceConfig
+    from ..config.head import _Acquisition
+
+#: A thermistor divider reading within 0.5 % of either rail is an open or shorted sensor.
+_RAIL_FRACTION = 0.005
+
+
+def ntc_celsius(volts: float, *, vref_v: float, series_ohm: float, r25_ohm: float, beta_k: float,
+                where: str = "thermistor") -> float:
+    """Temperature of an NTC from its divider voltage (B-parameter equation).
+
+    The fixed resistor goes from VREF to the node and the NTC from the node to ground, so
+    R_ntc = R_series · V / (VREF − V) and 1/T = 1/298.15 K + ln(R_ntc / R25) / B.
+    """
+    if volts >= vref_v * (1 - _RAIL_FRACTION):
+        raise SensorFault(f"{where} reads {volts:.3f} V (at the {vref_v:g} V reference): open circuit — "
+                          f"thermistor disconnected?")
+    if volts <= vref_v * _RAIL_FRACTION:
+        raise SensorFault(f"{where} reads {volts:.4f} V: short circuit to ground")
+    r_ntc = series_ohm * volts / (vref_v - volts)
+    return 1.0 / (1.0 / 298.15 + math.log(r_ntc / r25_ohm) / beta_k) - 273.15
+
+
+class BoardHead(OpticalHead):
+    """An optical head on the AD/DA board; subclasses implement the light sequence."""
+
+    def __init__(self, *, board: "Board", settings: "_Acquisition") -> None:
+        self.board = board
+        self.settings = settings
+        self.pga = settings.pga
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config: "DeviceConfig", board: "Board") -> "BoardHead":
+        raise NotImplementedError
+
+    # --- gain --------------------------------------------------------------------------------
+
+    def lower_gain(self) -> bool:
+        i = R.PGA_STEPS.index(self.pga)
+        if i == 0:
+            return False
+        self.pga = R.PGA_STEPS[i - 1]
+        return True
+
+    def reset_gain(self) -> None:
+        self.pga = self.settings.pga
+
+    def _prepare_adc(self) -> None:
+        adc = self.board.adc
+        adc.set_data_rate(self.settings.data_rate_sps)
+        adc.set_pga(self.pga)
+
+    # --- conversions -----------------------------------------------------------------------------
+
+    def _detector(self, conversions: int, where: str) -> float:
+        """Mean of ``conversions`` settled detector codes; `AdcSaturation` if any is at the limit."""
+        adc = self.board.adc
+        codes = adc.read_channel(self.board.hardware.detector_ain, conversions=conversions)
+        limit = self.settings.saturation_fraction * R.FULL_SCALE_CODE
+        worst = max(codes, key=abs)
+        if abs(worst) >= limit:
+            exc = AdcSaturation(
+                f"ADC saturated ({where}): code {worst} is {abs(worst) / R.FULL_SCALE_CODE:.1%} of full scale at "
+                f"PGA {adc.pga} (limit {self.settings.saturation_fraction:.0%}) — lower the gain or check the "
+                f"detector amplifier")
+            exc.pga, exc.where = adc.pga, where
+            raise exc
+        return float(np.mean(codes))
+
+    def _net_volts(self, dark: np.ndarray, lit: np.ndarray) -> np.ndarray:
+        return (lit - dark) * R.lsb_volts(self.board.adc.vref_v, self.pga)
+
+    def _thermistor_c(self) -> float:
+        """Read the head thermistor at PGA 1 (its divider spans up to 2.5 V)."""
+        adc = self.board.adc
+        ain = self.board.hardware.thermistor_ain
+        adc.set_pga(1)
+        codes = adc.read_channel(ain, conversions=2)
+        s = self.settings
+        return ntc_celsius(adc.to_volts(float(np.mean(codes)), 1), vref_v=adc.vref_v,
+                           series_ohm=s.thermistor_series_ohm, r25_ohm=s.thermistor_r25_ohm,
+                           beta_k=s.thermistor_beta_k, where=f"head thermistor on AIN{ain}")
+
+    def _gain_info(self, **extra: Any) -> dict[str, Any]:
+        return {"pga": self.pga, "data_rate_sps": self.settings.data_rate_sps,
+                "conversions": self.settings.conversions, "dark_conversions": self.settings.dark_conversions,
+                "lsb_v": R.lsb_volts(self.board.adc.vref_v, self.pga), **extra}
+
+    @staticmethod
+    def _wall() -> float:
+        return time.time()

@@ -1,0 +1,142 @@
+"""The ``fpi`` head: Hamamatsu C13272-02 MEMS Fabry–Pérot filter, halogen lamp, InGaAs detector.
+
+One reading: check the chips, read the thermistor and verify the DAC (PGA 1), then with the
+lamp off (and cool) a dark reading, lamp on, warm-up, and a sweep of the filter over the grid:
+for each wavelength the unit's table gives the tuning voltage at the measured temperature, DAC
+channel A sets it through the high-voltage stage, the mirror settles, and the detector's
+conversions are averaged. The lamp is switched off and the filter parked at 0 V on every exit.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import optics
+from ..errors import ConfigError, HardwareError, LightSourceFailure
+from ..hw.gpio import HIGH, LOW
+from ..reading import RawReading
+from .base import register_head
+from .common import BoardHead
+from .fpi_table import FpiTable, load_fpi_table, table_path_for
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..config import DeviceConfig
+    from ..config.head import FpiSection
+
+#: Temperatures the tuning voltages must be reachable at (°C): the device's operating range.
+OPERATING_C = (0.0, 45.0)
+
+
+@register_head("fpi")
+class FpiHead(BoardHead):
+    def __init__(self, *, board: "Board", settings: "FpiSection", table: FpiTable) -> None:
+        super().__init__(board=board, settings=settings)
+        self.table = table
+        self._grid = optics.fpi_grid(settings.start_nm, settings.stop_nm, settings.step_nm)
+        lo, hi = table.range_nm
+        if self._grid[0] < lo - 1e-9 or self._grid[-1] > hi + 1e-9:
+            raise ConfigError(f"head.fpi sweep {self._grid[0]:g}–{self._grid[-1]:g} nm is outside the unit table "
+                              f"{table.source}'s range {lo:g}–{hi:g} nm")
+        self.max_tuning_v = board.dac.vref_v * 65535 / 65536 * settings.hv_gain
+        for temp in OPERATING_C:
+            volts = table.voltage(self._grid, temp)
+            if volts.max() > self.max_tuning_v or volts.min() < 0:
+                raise ConfigError(f"{table.source}: the sweep needs {volts.min():.2f}–{volts.max():.2f} V at "
+                                  f"{temp:g} °C but DAC A × hv_gain {settings.hv_gain:g} reaches 0–"
+                                  f"{self.max_tuning_v:.2f} V")
+        self.lamp_pin = board.hardware.lamp_pin
+        board.gpio.setup_output(self.lamp_pin, initial=LOW)
+        # the lamp may have been on before this process started: wait a full cool-down first
+        self._lamp_off_at = board.clock.monotonic()
+
+    @classmethod
+    def from_config(cls, config: "DeviceConfig", board: "Board") -> "FpiHead":
+        table = load_fpi_table(table_path_for(config, board.backend))
+        return cls(board=board, settings=config.head.fpi, table=table)
+
+    @property
+    def wavelengths_nm(self) -> np.ndarray:
+        return self._grid.copy()
+
+    # --- pieces of the sequence ----------------------------------------------------------------
+
+    def _lamp(self, on: bool) -> None:
+        self.board.gpio.write(self.lamp_pin, HIGH if on else LOW)
+        if not on:
+            self._lamp_off_at = self.board.clock.monotonic()
+
+    def _codes(self, temperature_c: float) -> np.ndarray:
+        volts = np.asarray(self.table.voltage(self._grid, temperature_c))
+        if volts.max() > self.max_tuning_v or volts.min() < 0:
+            raise HardwareError(f"at {temperature_c:.1f} °C the sweep needs {volts.min():.2f}–{volts.max():.2f} V, "
+                                f"beyond the 0–{self.max_tuning_v:.2f} V the high-voltage stage gives "
+                                f"({self.table.source})")
+        return np.array([self.board.dac.code_for_volts(v) for v in volts / self.settings.hv_gain])
+
+    def _tune(self, code: int) -> None:
+        self.board.dac.write_code("A", int(code))
+        self.board.clock.sleep(self.settings.settle_s)
+
+    def read_temperature_c(self) -> float:
+        return self._thermistor_c()
+
+    # --- the reading ---------------------------------------------------------------------------
+
+    def acquire(self) -> RawReading:
+        board, s = self.board, self.settings
+        clock = board.clock
+        wall0, t0 = self._wall(), clock.monotonic()
+        try:
+            board.adc.verify()
+            temperature = self._thermistor_c()
+            if board.hardware.loopback_ain is not None:
+                board.check_dac()
+            codes = self._codes(temperature)
+            self._prepare_adc()
+            clock.sleep(self._lamp_off_at + s.lamp_cooldown_s - clock.monotonic())
+            if s.dark_sweep:
+                dark = []
+                for i, code in enumerate(codes):
+                    self._tune(code)
+                    dark.append(self._detector(s.dark_conversions, f"dark at {self._grid[i]:g} nm"))
+                dark = np.asarray(dark)
+            else:
+                self._tune(codes[0])
+                dark = np.full(self._grid.size, self._detector(s.dark_conversions, "dark"))
+            self._lamp(True)
+            clock.sleep(s.lamp_warmup_s)
+            lit = []
+            for i, code in enumerate(codes):
+                self._tune(code)
+                lit.append(self._detector(s.conversions, f"{self._grid[i]:g} nm"))
+            lit = np.asarray(lit)
+        finally:
+            self._lamp(False)
+            board.dac.write_code("A", 0)   # park the filter, high voltage off
+        t1, wall1 = clock.monotonic(), self._wall()
+        net = self._net_volts(dark, lit)
+        if net.max() < s.min_signal_v:
+            raise LightSourceFailure(
+                f"lamp gives no light: the largest net detector signal over the sweep is {net.max() * 1e3:.3f} mV "
+                f"(a working head sees at least its stray light, > {s.min_signal_v * 1e3:.1f} mV) — lamp burnt "
+                f"out or its MOSFET on GPIO{self.lamp_pin} not switching")
+        return RawReading(
+            head=self.name, wavelengths_nm=self._grid.copy(), dark=dark, lit=lit,
+            gain=self._gain_info(hv_gain=s.hv_gain), temperature_c=temperature,
+            started_at=wall0, ended_at=wall1, physical_time_s=t1 - t0,
+            extra={"unit_table": self.table.unit,
+                   "tuning_v": [round(float(v), 5) for v in self.table.voltage(self._grid, temperature)]})
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.board.closed:     # the board already switched everything off and released the pins
+            return
+        try:
+            self._lamp(False)
+            self.board.dac.write_code("A", 0)
+        finally:
+            self.board.gpio.cleanup([self.lamp_pin])
