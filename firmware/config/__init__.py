@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from ..errors import ConfigError
 from .base import Section
 from .clock import ClockSection
+from .http import HttpSection
 from .journal import JournalSection
 from .measurement import MeasurementSection
 from .model import ModelSection
@@ -39,6 +40,7 @@ class DeviceConfig(Section):
                                           description="White/dark reference validity and tile reflectance.")
     journal: JournalSection = Field(default_factory=JournalSection, description="Result journal retention.")
     clock: ClockSection = Field(default_factory=ClockSection, description="How clock synchronisation is judged.")
+    http: HttpSection = Field(default_factory=HttpSection, description="The status page: address, access, limits.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:
