@@ -179,3 +179,26 @@ def test_background_requests_do_not_rewrite_the_session_cookie(client):
     assert "Set-Cookie" in client.get("/").headers  # showing the login's flash message changes the session
     for path in ("/api/state", "/now/panel", "/api/now", "/", "/history"):
         assert "Set-Cookie" not in client.get(path).headers, path
+
+
+POSTS = ("/measure", "/technician/reference", "/technician/selftest", "/technician/model", "/logout")
+
+
+def test_every_action_needs_login_and_csrf(rig, client):
+    for path in POSTS[:-1]:
+        r = client.post(path, data={"kind": "white"})
+        assert r.status_code == 401 and r.get_data(as_text=True).count("log in first"), path
+    login(client)
+    for path in POSTS:
+        r = client.post(path, data={"kind": "white"})
+        assert r.status_code == 400 and "CSRF token missing" in r.get_data(as_text=True), path
+    assert rig.head.acquired == 0 and rig.journal.last_seq() == 0  # nothing moved
+
+
+def test_unknown_paths_and_wrong_methods(client):
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and "<h1>404" in r.get_data(as_text=True)
+    r = client.get("/api/nowhere")
+    assert r.status_code == 404 and r.get_json()["status"] == 404
+    r = client.get("/measure")
+    assert r.status_code == 405

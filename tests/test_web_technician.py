@@ -143,3 +143,13 @@ def test_package_that_cannot_be_kept_is_not_put_in_service(rig, client, tmp_path
     assert r.status_code == 500
     assert "Storage problem:" in r.get_data(as_text=True) and "cannot keep the model package" in r.get_data(as_text=True)
     assert rig.slot.current() is before  # verified, but not kept: not swapped either
+
+
+def test_reference_and_self_test_refused_while_measuring(rig, client):
+    token = logged_in_token(client)
+    rig.head.put(0.99)
+    rig.measurement.take_reference("white")
+    rig.state.begin(State.MEASURING, "mqtt")
+    for path, data in (("/technician/reference", {"kind": "white"}), ("/technician/selftest", {})):
+        r = client.post(path, data={"csrf_token": token, **data})
+        assert r.status_code == 409 and "device busy: measuring (started by mqtt" in r.get_data(as_text=True), path
