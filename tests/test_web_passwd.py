@@ -1,6 +1,9 @@
 """``nir-device passwd``: only a hash is written, privately, where the config says; the page accepts it."""
 import io
+import os
 import stat
+
+import pytest
 
 from werkzeug.security import check_password_hash
 
@@ -67,3 +70,14 @@ def test_page_accepts_the_written_password(rig, monkeypatch, capsys):
     client = make_app(rig).test_client()
     assert login(client, "not it at all").status_code == 401
     assert login(client, SECRET).status_code == 303
+
+
+def test_as_root_the_hash_belongs_to_the_state_dirs_owner(tmp_path, monkeypatch, capsys):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand the file to another user")
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 4242, 4243)  # the service user owns its StateDirectory=
+    assert run(monkeypatch, capsys, "--state-dir", str(state), "--stdin", stdin=SECRET)[0] == 0
+    st = (state / "web_password_hash").stat()
+    assert (st.st_uid, st.st_gid) == (4242, 4243) and stat.S_IMODE(st.st_mode) == 0o600

@@ -56,11 +56,19 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def write_hash(path: Path, pw_hash: str) -> None:
-    """Atomically replace ``path`` with the hash, mode 0600 from the start."""
+    """Atomically replace ``path`` with the hash, mode 0600 from the start.
+
+    Run as root (the usual way on a unit), the file gets the owner of its directory: in the
+    service's state directory that is the service user, who must read it; in
+    ``/etc/credstore`` it stays root's (systemd reads credentials as root).
+    """
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp makes it 0600
         try:
+            if os.geteuid() == 0:
+                owner = path.parent.stat()
+                os.fchown(fd, owner.st_uid, owner.st_gid)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(pw_hash + "\n")
                 fh.flush()
