@@ -60,8 +60,8 @@ def result_view(record: Mapping[str, Any] | None) -> dict[str, Any]:
 def panel_context() -> dict[str, Any]:
     port = context().port
     snap = port.snapshot()
+    last_seq = port.journal.last_seq()  # before latest(): a result landing in between shows next time
     record = port.journal.latest()
-    last_seq = record["seq"] if record else port.journal.last_seq()
     return {"snap": snap, "version": version(snap, last_seq), **result_view(record)}
 
 
