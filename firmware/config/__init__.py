@@ -21,6 +21,7 @@ from .hardware import HardwareSection
 from .head import HeadSection
 from .sim import SimSection
 from .clock import ClockSection
+from .http import HttpSection
 from .journal import JournalSection
 from .measurement import MeasurementSection
 from .model import ModelSection
@@ -46,6 +47,7 @@ class DeviceConfig(Section):
                                           description="White/dark reference validity and tile reflectance.")
     journal: JournalSection = Field(default_factory=JournalSection, description="Result journal retention.")
     clock: ClockSection = Field(default_factory=ClockSection, description="How clock synchronisation is judged.")
+    http: HttpSection = Field(default_factory=HttpSection, description="The status page: address, access, limits.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:

@@ -1,0 +1,284 @@
+"""`DevicePort` on top of the runtime's pieces, so the composition root only passes objects in.
+
+``nir-device run`` builds `Journal`, `DeviceState`, `Measurement` (which holds the head, the
+identity, the boot and the `ModelSlot`) and hands the measurement to `RuntimeAdapter`. Pieces
+that other parts own and that may not exist in a given process (the MQTT link's state, the
+calibration certificate, the lamp's hour counter, a cached head temperature) come in as optional
+callables; without one the page says "not available" rather than guessing.
+
+Nothing here reads the hardware: the temperature is whatever the runtime last measured (the
+``temperature_c`` callable), reference ages come from the journal, and actions go through
+`Measurement`, which takes the head lock and the state machine itself.
+
+Built with only a journal (``RuntimeAdapter(journal=j)``) it is a read-only viewer of a state
+directory: pages work, actions are refused with "not available in this process".
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .. import __version__
+from ..contracts import normalize_label
+from ..errors import ModelPackageError, NotReady, PlastiNIRError
+from ..model_slot import ActiveModel
+from ..record import utc_now_rfc3339
+from .model_store import ModelStore
+
+log = logging.getLogger(__name__)
+
+NOT_HERE = "not available in this process: no device runtime is attached (the page only reads the journal)"
+#: Known spellings of a certificate's id and due date (``plastinir.calibration/1`` and older drafts).
+CERT_ID_KEYS = ("calibration_id", "id")
+CERT_DUE_KEYS = ("due", "valid_until", "calibration_due", "next_due")
+
+#: An optional provider of a figure another part owns (link state, certificate, lamp hours …).
+Provider = Callable[[], Any] | None
+
+
+def manifest_of(active: ActiveModel | None) -> dict[str, Any] | None:
+    """The package manifest behind a loaded model (``firmware.inference.Model.package.manifest``)."""
+    if active is None:
+        return None
+    package = getattr(active.model, "package", None)
+    manifest = getattr(package, "manifest", None)
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _band(entry: Any) -> dict[str, list[float]] | None:
+    """A ``{wavelengths_nm, mean, sd}`` entry, checked: equal lengths, finite numbers, sd ≥ 0."""
+    if not isinstance(entry, Mapping):
+        return None
+    try:
+        wl, mean, sd = (list(map(float, entry[k])) for k in ("wavelengths_nm", "mean", "sd"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not wl or not (len(wl) == len(mean) == len(sd)):
+        return None
+    if not all(math.isfinite(v) for v in wl + mean + sd) or any(s < 0 for s in sd):
+        return None
+    return {"wavelengths_nm": wl, "mean": mean, "sd": sd}
+
+
+def certificate_summary(cert: Mapping[str, Any] | None, today: date | None = None) -> dict[str, Any] | None:
+    """``{id, due, overdue}`` from a certificate, whichever of the known key spellings it uses."""
+    if not cert:
+        return None
+    cid = next((cert[k] for k in CERT_ID_KEYS if cert.get(k)), None)
+    due = next((cert[k] for k in CERT_DUE_KEYS if cert.get(k)), None)
+    overdue = None
+    if isinstance(due, str):
+        try:
+            overdue = date.fromisoformat(due[:10]) < (today or datetime.now(timezone.utc).date())
+        except ValueError:
+            overdue = None
+    return {"id": cid, "due": due, "overdue": overdue}
+
+
+def _call(fn: Provider, what: str) -> Any:
+    """An optional provider's answer; a failing provider shows as "not available", never as a 500."""
+    if fn is None:
+        return None
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - another part's bug must not take the page down
+        log.warning("status page: %s provider failed: %s", what, exc)
+        return None
+
+
+class RuntimeAdapter:
+    """`firmware.web.port.DevicePort` for the device runtime; see the module docstring.
+
+    Parameters (keyword-only; everything but ``journal``/``measurement`` is optional):
+
+    measurement : `firmware.measurement.Measurement`; supplies state, models, identity, boot,
+        config and journal unless given separately. Without it, actions are refused.
+    journal, state, models, identity, boot, config : the pieces themselves.
+    state_dir : for disk usage and the model store.
+    load_model : ``path -> ActiveModel`` that verifies a package completely (hashes, signature,
+        trusted issuer, ONNX graph): ``ActiveModel.from_package(m.package, m)`` with
+        ``m = firmware.inference.Model.load(path, config.model.trusted_issuers, threads=…)``.
+    model_store : where accepted uploads are kept (default ``<state_dir>/models``).
+    link_status : ``() -> {state, broker, since, last_puback, detail}`` from the MQTT link.
+    calibration : ``() -> certificate dict | None``.
+    lamp_hours, temperature_c, clock_synced : ``() -> value`` (last known, never a hardware read).
+    self_test_checks : board checks passed to `Measurement.self_test`.
+    """
+
+    def __init__(self, *, journal=None, measurement=None, state=None, models=None, identity=None, boot=None,
+                 config=None, state_dir: str | Path | None = None,
+                 load_model: Callable[[Path], ActiveModel] | None = None, model_store: ModelStore | None = None,
+                 link_status: Provider = None, calibration: Provider = None, lamp_hours: Provider = None,
+                 temperature_c: Provider = None, clock_synced: Provider = None,
+                 self_test_checks: Sequence[Callable[[], Any]] = (), firmware_version: str = __version__,
+                 clock: Callable[[], float] = time.time) -> None:
+        m = measurement
+        self.measurement = m
+        self.journal = journal if journal is not None else getattr(m, "journal", None)
+        if self.journal is None:
+            raise ValueError("RuntimeAdapter needs a journal (or a measurement that has one)")
+        self.state = state if state is not None else getattr(m, "state", None)
+        self.models = models if models is not None else getattr(m, "models", None)
+        self.identity = identity if identity is not None else getattr(m, "identity", None)
+        self.boot = boot if boot is not None else getattr(m, "boot", None)
+        self.config = config if config is not None else getattr(m, "config", None)
+        self.state_dir = Path(state_dir) if state_dir is not None else Path(self.journal.path).parent
+        self.load_model = load_model
+        self.model_store = model_store or ModelStore(self.state_dir / "models")
+        self._link, self._calibration, self._lamp = link_status, calibration, lamp_hours
+        self._temperature, self._clock_synced = temperature_c, clock_synced
+        self.self_test_checks = tuple(self_test_checks)
+        self.firmware_version = firmware_version
+        self.clock = clock
+        self._started = time.monotonic()
+
+    # --- views -------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        if self.state is None:
+            return {"state": "offline", "reason": NOT_HERE, "since": None, "age_s": None, "busy": False,
+                    "can_measure": False, "trigger": None, "last_result": None, "counts": {}, "history": []}
+        return self.state.snapshot()
+
+    def subscribe(self, listener):
+        if self.state is None:
+            return lambda: None
+        return self.state.subscribe(listener)
+
+    def model_info(self) -> dict[str, Any] | None:
+        active = self.models.current() if self.models is not None else None
+        if active is None:
+            return None
+        wl = active.wavelengths_nm
+        manifest = manifest_of(active) or {}
+        return {**active.summary(), "head": active.head,
+                "classes": list(manifest.get("classes", [])), "degradable": dict(manifest.get("degradable", {})),
+                "wavelengths": {"count": int(wl.size), "min_nm": float(wl.min()) if wl.size else None,
+                                "max_nm": float(wl.max()) if wl.size else None},
+                "issuer_public_key": manifest.get("issuer_public_key"),
+                "reference_classes": sorted((manifest.get("reference_spectra") or {}).keys())}
+
+    def reference_band(self, class_name: str) -> dict[str, list[float]] | None:
+        manifest = manifest_of(self.models.current() if self.models is not None else None)
+        spectra = (manifest or {}).get("reference_spectra")
+        if not isinstance(spectra, Mapping) or not class_name:
+            return None
+        wanted = normalize_label(class_name)
+        for name, entry in spectra.items():
+            if normalize_label(name) == wanted:
+                return _band(entry)
+        return None
+
+    def calibration_certificate(self) -> dict[str, Any] | None:
+        cert = _call(self._calibration, "calibration certificate")
+        return dict(cert) if isinstance(cert, Mapping) else None
+
+    def _references(self) -> dict[str, Any] | None:
+        if self.measurement is None:
+            return None
+        try:
+            status = self.measurement.reference_status()
+        except PlastiNIRError as exc:
+            log.warning("status page: reference status unavailable: %s", exc)
+            return None
+        if self.config is not None:
+            status["white_max_age_s"] = self.config.references.white_max_age_s
+            status["max_temperature_change_c"] = self.config.references.max_temperature_change_c
+        return status
+
+    def _disk(self) -> dict[str, Any] | None:
+        try:
+            usage = shutil.disk_usage(self.state_dir)
+        except OSError:
+            return None
+        return {"path": str(self.state_dir), "total_bytes": usage.total, "free_bytes": usage.free}
+
+    def device_info(self) -> dict[str, Any]:
+        head = getattr(getattr(self.measurement, "head", None), "name", None)
+        uptime = self.boot.uptime_s() if self.boot is not None else None
+        synced = _call(self._clock_synced, "clock sync")
+        temperature = _call(self._temperature, "temperature")
+        lamp = _call(self._lamp, "lamp hours")
+        link = _call(self._link, "link status")
+        return {
+            "unit": getattr(self.identity, "unit", None),
+            "public_key": getattr(self.identity, "public_key", None),
+            "head": head,
+            "firmware": self.firmware_version,
+            "boot_id": getattr(self.boot, "boot_id", None),
+            "model": self.model_info(),
+            "calibration": certificate_summary(self.calibration_certificate()),
+            "references": self._references(),
+            "temperature_c": float(temperature) if isinstance(temperature, (int, float)) else None,
+            "lamp_hours": float(lamp) if isinstance(lamp, (int, float)) else None,
+            "outbox": {"depth": self.journal.depth(), "oldest_unacked_age_s": self.journal.oldest_unacked_age()},
+            "link": dict(link) if isinstance(link, Mapping) else None,
+            "disk": self._disk(),
+            "uptime_s": None if uptime is None else round(uptime, 1),
+            "page_uptime_s": round(time.monotonic() - self._started, 1),
+            "clock_synced": None if synced is None else bool(synced),
+            "journal": {"last_seq": self.journal.last_seq(), "path": str(self.journal.path)},
+            "time": utc_now_rfc3339(),
+        }
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _need_measurement(self, what: str):
+        if self.measurement is None:
+            raise NotReady(f"{what} is {NOT_HERE}")
+        return self.measurement
+
+    def measure(self, sample: Mapping[str, str | None], trigger: str = "page") -> dict[str, Any]:
+        return self._need_measurement("measuring").measure(dict(sample), trigger=trigger)
+
+    def take_reference(self, kind: str) -> dict[str, Any]:
+        ref = self._need_measurement("taking a reference").take_reference(kind, trigger="page")
+        return ref.summary(self.clock())
+
+    def self_test(self) -> dict[str, Any]:
+        return self._need_measurement("the self-test").self_test(self.self_test_checks, trigger="page")
+
+    def install_model(self, path: Path) -> dict[str, Any]:
+        if self.load_model is None or self.models is None:
+            raise NotReady(f"installing a model is {NOT_HERE}")
+        path = Path(path)
+        try:
+            active = self.load_model(path)
+        except ModelPackageError:
+            raise
+        except PlastiNIRError as exc:  # e.g. a SignatureError a loader did not wrap
+            raise ModelPackageError(f"{path.name}: {exc}") from exc
+        head = getattr(getattr(self.measurement, "head", None), "name", None)
+        current = self.models.current()
+        expected = head or (current.head if current is not None else None)
+        if expected is not None and active.head != expected:
+            raise ModelPackageError(f"{path.name}: package {active.name} is for the {active.head} head, "
+                                    f"this unit has the {expected} head")
+        stored = self.model_store.keep(path, active.name, active.version)  # before the swap: survives restart
+        old = self.models.swap(active)
+        replaced = old.summary() if old is not None else None
+        self._event("model", "info", "model-installed",
+                    f"model {active.name} {active.version} installed from the status page",
+                    {"installed": active.summary(), "replaced": replaced, "stored_as": stored.name})
+        return {"installed": self.model_info(), "replaced": replaced, "stored_as": str(stored)}
+
+    def _event(self, kind: str, severity: str, code: str, message: str, detail: dict) -> None:
+        add = getattr(self.journal, "add_event", None)
+        if add is None:
+            return
+        try:
+            add(kind, severity, code, message, detail)
+        except PlastiNIRError as exc:  # the model is in service; the event is secondary
+            log.error("cannot journal %s event: %s", kind, exc)
+
+
+def uploaded_path_name(filename: str | None) -> str:
+    """A safe basename for an uploaded file (messages name it; the path is ours)."""
+    base = os.path.basename((filename or "").replace("\\", "/")) or "upload.zip"
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:100]
