@@ -99,7 +99,11 @@ class BoardHead(OpticalHead):
                            beta_k=s.thermistor_beta_k, where=f"head thermistor on AIN{ain}")
 
     def _gain_info(self, **extra: Any) -> dict[str, Any]:
-        return {"pga": self.pga, "data_rate_sps": self.settings.data_rate_sps,
+        # "factor": the chain's relative sensitivity. Counts are proportional to the PGA setting
+        # (ADS1256: code = V x PGA / LSB(PGA 1)), so a sample re-read at a lowered gain can be
+        # compared with a white reference taken at the configured one (firmware.references.gain_ratio);
+        # without it the derived lsb_v differs too and the comparison is refused.
+        return {"pga": self.pga, "factor": float(self.pga), "data_rate_sps": self.settings.data_rate_sps,
                 "conversions": self.settings.conversions, "dark_conversions": self.settings.dark_conversions,
                 "lsb_v": R.lsb_volts(self.board.adc.vref_v, self.pga), **extra}
 
