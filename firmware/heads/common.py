@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..chips import ads1256_regs as R
-from ..errors import AdcSaturation, SensorFault
+from ..errors import AdcSaturation, ChipIdError, SensorFault
 from .base import OpticalHead
 
 if TYPE_CHECKING:
@@ -110,3 +110,16 @@ class BoardHead(OpticalHead):
     @staticmethod
     def _wall() -> float:
         return time.time()
+
+
+def check_data_lines(adc) -> None:
+    """Raise `DataLineStuck` if MISO is stuck, before a voltage is read and interpreted.
+
+    With MISO stuck low the thermistor reads 0 V and would be reported as a shorted sensor
+    instead of the bus fault it is. A wrong chip ID is left to `acquire` (its ``verify``): it
+    does not falsify a voltage, and the self-test names it on its own.
+    """
+    try:
+        adc.check_lines_and_id()
+    except ChipIdError:
+        pass
