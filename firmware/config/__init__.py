@@ -25,6 +25,9 @@ from .journal import JournalSection
 from .measurement import MeasurementSection
 from .model import ModelSection
 from .references import ReferencesSection
+from .http import HttpSection
+from .mqtt import MqttSection
+from .runtime import RuntimeSection
 
 ENV_CONFIG = "PLASTINIR_CONFIG"
 
@@ -46,6 +49,10 @@ class DeviceConfig(Section):
                                           description="White/dark reference validity and tile reflectance.")
     journal: JournalSection = Field(default_factory=JournalSection, description="Result journal retention.")
     clock: ClockSection = Field(default_factory=ClockSection, description="How clock synchronisation is judged.")
+    http: HttpSection = Field(default_factory=HttpSection, description="Where `nir-device run` serves the status page.")
+    mqtt: MqttSection = Field(default_factory=MqttSection, description="The broker of the MQTT link.")
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection,
+                                    description="The acquisition loop: trigger button, periodic checks, watchdog.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:
