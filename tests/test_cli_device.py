@@ -23,6 +23,8 @@ seed = 11
 time_scale = {time_scale}
 [clock]
 synced = "never"
+[http]
+bind = "127.0.0.1"
 """
 
 
