@@ -92,6 +92,10 @@ def test_selftest(tmp_path, config):
                      "--config", config())
     assert bad.returncode == 1
     assert "FAIL light" in bad.stdout and "device fault: self-test failed: light:" in bad.stdout
+    dead = tmp_path / "dead.toml"
+    dead.write_text(CONFIG.format(time_scale=0).replace("seed = 11", 'seed = 11\nfaults = ["drdy-stuck"]'))
+    refused = nir_device("measure", "--sim", "--sample", "pet", "--state-dir", str(tmp_path / "c"), "--config", str(dead))
+    assert refused.returncode == 1 and "cannot start measuring: fault: DRDY timeout" in refused.stderr
 
 
 def test_run_holds_the_hardware_and_stops_cleanly(tmp_path, config):

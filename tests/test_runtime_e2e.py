@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from firmware.contracts import REJECTION_REASONS
-from firmware.errors import DrdyTimeout, HardwareError, NotReady, QualityRejection
+from firmware.errors import HardwareError, NotReady, QualityRejection
 from firmware.record import verify_record
 from firmware.state import State
 
-from device_support import make_runtime, package_of, place, white_reference
+from device_support import make_runtime, place, white_reference
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from firmware.errors import ConfigError, ModelPackageError
+from firmware.errors import ConfigError, ModelPackageError, NotReady
 from firmware.model_store import POINTER, ModelStore
 from firmware.signing import generate_key, public_key_b64
 
@@ -123,14 +123,13 @@ def test_a_corrupt_kept_package_falls_back_at_start(unit, tmp_path, issuer):
 
 
 def test_no_usable_model_refuses_measuring(tmp_path):
-    from firmware.config.model import read_trusted_issuers  # noqa: F401 (trust nobody below)
     other = public_key_b64(generate_key())
     rt = make_runtime(tmp_path / "state", {"model": {"trusted_issuers": [other]}})
     try:
         snap = rt.snapshot()
         assert snap["model"] is None and "not in trusted_issuers" in snap["model_errors"][0]
         white_reference(rt)
-        with pytest.raises(Exception, match="no model loaded: install a signed model package"):
+        with pytest.raises(NotReady, match="no model loaded: install a signed model package"):
             rt.measure({})
         assert rt.journal.last_seq() == 0
     finally:

@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     tags = {t: getattr(args, t) for t in TAGS if getattr(args, t) is not None}
     with open_runtime(args, "nir-device measure") as rt:
         rt.start()
+        if rt.state.state is State.FAULT:
+            raise NotReady(f"cannot start measuring: {rt.state.reason}")
         sim = require_sim(rt, "--sample, --motion, --fault and --auto-reference") if simulated else None
         source = parse_sample(args.sample, model_package(rt)) if args.sample else None
         if rt.state.state == State.NEEDS_REFERENCE and args.auto_reference:

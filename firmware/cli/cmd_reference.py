@@ -11,7 +11,9 @@ import argparse
 import json
 
 from ..daemon import status_line
+from ..errors import NotReady
 from ..references import KINDS
+from ..state import State
 from .common import add_common, add_sim, model_package, open_runtime, require_sim
 
 HELP = "take a white (tile on the port) or dark (port covered) reference"
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_runtime(args, f"nir-device reference {args.kind}") as rt:
         rt.start()
+        if rt.state.state is State.FAULT:
+            raise NotReady(f"cannot take a {args.kind} reference: {rt.state.reason}")
         if (rt.board is not None and rt.board.sim is not None) or args.sample:
             sim = require_sim(rt, "--sample")
             sim.place(args.sample or SIM_DEFAULT[args.kind], package=model_package(rt))
