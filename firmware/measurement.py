@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .config import DeviceConfig
-from .errors import NotReady, PlastiNIRError, QualityRejection
+from .errors import AdcSaturation, NotReady, PlastiNIRError, QualityRejection
 from .heads.base import OpticalHead
 from .identity import Boot, Identity
 from .journal import Journal
@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 
 #: ``(head wavelengths (C,), reflectance (N, C), model) → (N, W)`` on the model's grid.
 GridMapper = Callable[[np.ndarray, np.ndarray, ActiveModel], np.ndarray]
+
+
+def saturation_issue(exc: AdcSaturation) -> QualityIssue:
+    """A head that stops at the first saturated conversion (it raises `AdcSaturation`, light already
+    off) gives no reading at all; this is the same ``saturated`` issue `check_saturation` finds in
+    counts, so both kinds of head take the same lower-gain-and-retry path."""
+    detail = str(exc).split(" — ")[0]
+    figures = {k: float(v) for k, v in (("pga", getattr(exc, "pga", None)),) if isinstance(v, (int, float))}
+    return QualityIssue("saturated", detail, figures)
 
 
 def resample_to_model(wavelengths_nm: np.ndarray, values: np.ndarray, model: ActiveModel) -> np.ndarray:
@@ -71,12 +80,16 @@ class Scans:
     wall_s: float
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def dark(self) -> np.ndarray:
+    def dark(self, channels: int) -> np.ndarray:
+        """Mean dark counts ``(C,)``; NaN when the acquisition stopped at saturation (no reading)."""
+        if not self.readings:
+            return np.full(channels, np.nan)
         return np.mean([r.dark for r in self.readings], axis=0)
 
-    @property
-    def lit(self) -> np.ndarray:
+    def lit(self, channels: int) -> np.ndarray:
+        """Mean lit counts ``(C,)``; NaN when the acquisition stopped at saturation (no reading)."""
+        if not self.readings:
+            return np.full(channels, np.nan)
         return np.mean([r.lit for r in self.readings], axis=0)
 
     @property
@@ -152,11 +165,9 @@ class Measurement:
         cfg, refs = self.config.measurement, self.config.references
         with self.state.activity(State.REFERENCING, trigger), self._head_lock:
             try:
-                readings = self._acquire(cfg.n_scans)
-                saturated = check_saturation(readings, cfg.saturation_fraction)
+                readings, saturated = self._acquire_checked(cfg.n_scans)
                 if saturated and self.head.lower_gain():
-                    readings = self._acquire(cfg.n_scans)
-                    saturated = check_saturation(readings, cfg.saturation_fraction)
+                    readings, saturated = self._acquire_checked(cfg.n_scans)
                 if saturated:
                     raise QualityRejection(f"{saturated.detail}, even after lowering the gain")
                 ref = average(kind, readings, now=self.clock())
@@ -228,10 +239,22 @@ class Measurement:
                 self.watchdog.ping()
         return readings
 
+    def _acquire_checked(self, n: int) -> tuple[list[RawReading], QualityIssue | None]:
+        """``n`` readings and the saturation issue, whether the head reported it in its counts or
+        stopped with `AdcSaturation` (then no readings)."""
+        try:
+            readings = self._acquire(n)
+        except AdcSaturation as exc:
+            return [], saturation_issue(exc)
+        return readings, check_saturation(readings, self.config.measurement.saturation_fraction)
+
     def _scan(self, white: Reference, stray: Reference | None) -> Scans:
         cfg = self.config.measurement
         t0 = time.perf_counter()
-        readings = self._acquire(cfg.n_scans)
+        try:
+            readings = self._acquire(cfg.n_scans)
+        except AdcSaturation as exc:
+            return Scans([], None, saturation_issue(exc), time.perf_counter() - t0, {"quality": 0.0})
         t1 = time.perf_counter()
         refl = np.stack([reflectance(r, white, tile_reflectance=self.config.references.tile_reflectance,
                                      stray=stray) for r in readings])
@@ -295,8 +318,12 @@ class Measurement:
                 timings["quality"] += retry.timings["quality"]
                 timings["retry_acquire"] = retry.wall_s
                 scans = retry
-        wl = scans.readings[0].wavelengths_nm
-        spectrum = self.to_grid(wl, nanmean(scans.reflectance, axis=0)[None, :], model)[0]
+        channels = self.head.wavelengths_nm.size
+        if scans.readings:
+            wl = scans.readings[0].wavelengths_nm
+            spectrum = self.to_grid(wl, nanmean(scans.reflectance, axis=0)[None, :], model)[0]
+        else:  # stopped at saturation: no spectrum to show, only the reason
+            spectrum = np.full(model.wavelengths_nm.size, np.nan)
         if scans.issue is not None:
             outcome: Any = rejected_outcome(scans.issue.code, scans.issue.detail)
         else:
@@ -311,8 +338,8 @@ class Measurement:
             outcome = outcome_fields(predictions[0])
         fields = dict(unit=self.identity.unit, boot_id=self.boot.boot_id, time=utc_now_rfc3339(),
                       clock_synced=self.clock_synced(), model=model.summary(), outcome=outcome, sample=sample,
-                      wavelengths_nm=model.wavelengths_nm, spectrum=spectrum, raw_dark=scans.dark,
-                      raw_lit=scans.lit, calibration_id=self.calibration_id(), operator=operator)
+                      wavelengths_nm=model.wavelengths_nm, spectrum=spectrum, raw_dark=scans.dark(channels),
+                      raw_lit=scans.lit(channels), calibration_id=self.calibration_id(), operator=operator)
 
         def make(seq: int) -> dict[str, Any]:
             total = {k: v * 1000.0 for k, v in timings.items()} | {"total": (time.perf_counter() - t_start) * 1000.0}

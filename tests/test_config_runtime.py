@@ -23,7 +23,7 @@ def test_empty_config_is_valid_with_documented_defaults():
 def test_example_config_loads_and_matches_defaults():
     c = load_config(REPO / "config" / "device.example.toml")
     d = load_config(None)
-    for section in ("measurement", "references", "journal", "clock"):
+    for section in ("measurement", "references", "journal", "clock", "mqtt", "runtime"):
         assert getattr(c, section) == getattr(d, section), section
 
 

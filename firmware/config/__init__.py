@@ -26,6 +26,8 @@ from .journal import JournalSection
 from .measurement import MeasurementSection
 from .model import ModelSection
 from .references import ReferencesSection
+from .mqtt import MqttSection
+from .runtime import RuntimeSection
 
 ENV_CONFIG = "PLASTINIR_CONFIG"
 
@@ -48,6 +50,9 @@ class DeviceConfig(Section):
     journal: JournalSection = Field(default_factory=JournalSection, description="Result journal retention.")
     clock: ClockSection = Field(default_factory=ClockSection, description="How clock synchronisation is judged.")
     http: HttpSection = Field(default_factory=HttpSection, description="The status page: address, access, limits.")
+    mqtt: MqttSection = Field(default_factory=MqttSection, description="The broker of the MQTT link.")
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection,
+                                    description="The acquisition loop: trigger button, periodic checks, watchdog.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:

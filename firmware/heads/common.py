@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..chips import ads1256_regs as R
-from ..errors import AdcSaturation, SensorFault
+from ..errors import AdcSaturation, ChipIdError, SensorFault
 from .base import OpticalHead
 
 if TYPE_CHECKING:
@@ -99,10 +99,27 @@ class BoardHead(OpticalHead):
                            beta_k=s.thermistor_beta_k, where=f"head thermistor on AIN{ain}")
 
     def _gain_info(self, **extra: Any) -> dict[str, Any]:
-        return {"pga": self.pga, "data_rate_sps": self.settings.data_rate_sps,
+        # "factor": the chain's relative sensitivity. Counts are proportional to the PGA setting
+        # (ADS1256: code = V x PGA / LSB(PGA 1)), so a sample re-read at a lowered gain can be
+        # compared with a white reference taken at the configured one (firmware.references.gain_ratio);
+        # without it the derived lsb_v differs too and the comparison is refused.
+        return {"pga": self.pga, "factor": float(self.pga), "data_rate_sps": self.settings.data_rate_sps,
                 "conversions": self.settings.conversions, "dark_conversions": self.settings.dark_conversions,
                 "lsb_v": R.lsb_volts(self.board.adc.vref_v, self.pga), **extra}
 
     @staticmethod
     def _wall() -> float:
         return time.time()
+
+
+def check_data_lines(adc) -> None:
+    """Raise `DataLineStuck` if MISO is stuck, before a voltage is read and interpreted.
+
+    With MISO stuck low the thermistor reads 0 V and would be reported as a shorted sensor
+    instead of the bus fault it is. A wrong chip ID is left to `acquire` (its ``verify``): it
+    does not falsify a voltage, and the self-test names it on its own.
+    """
+    try:
+        adc.check_lines_and_id()
+    except ChipIdError:
+        pass

@@ -17,7 +17,7 @@ from ..errors import ConfigError, HardwareError, LightSourceFailure
 from ..hw.gpio import HIGH, LOW
 from ..reading import RawReading
 from .base import register_head
-from .common import BoardHead
+from .common import BoardHead, check_data_lines
 from .fpi_table import FpiTable, load_fpi_table, table_path_for
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class FpiHead(BoardHead):
         self.board.clock.sleep(self.settings.settle_s)
 
     def read_temperature_c(self) -> float:
+        check_data_lines(self.board.adc)
         return self._thermistor_c()
 
     # --- the reading ---------------------------------------------------------------------------

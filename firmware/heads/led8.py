@@ -14,7 +14,7 @@ from ..hw.gpio import HIGH, LOW
 from ..optics import LED8_BANDS
 from ..reading import RawReading
 from .base import register_head
-from .common import BoardHead
+from .common import BoardHead, check_data_lines
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -41,6 +41,7 @@ class Led8Head(BoardHead):
 
     def read_temperature_c(self) -> float:
         if self.settings.use_thermistor:
+            check_data_lines(self.board.adc)
             return self._thermistor_c()
         return self.board.read_board_temperature_c()
 

@@ -18,6 +18,9 @@ The public handle (what tests, the runtime and the calibration tools use):
     the unit's errors (from config ``sim.*``).
 ``clock``
     the simulated clock (its ``monotonic()`` is the physical time).
+``button``
+    the trigger button on ``hardware.trigger_pin`` (`firmware.sim.button.SimButton`): ``press``,
+    ``release``, ``click``, ``glitch``.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from ..chips import ads1256_regs as R
 from ..heads.fpi_table import load_fpi_table, table_path_for
 from ..hw.clock import SimClock
 from .ads1256 import SimAds1256
+from .button import SimButton
 from .dac8532 import SimDac8532
 from .environment import Environment
 from .faults import FAULTS
@@ -82,6 +86,8 @@ class SimBoard:
         self.gpio.on_change(hw.ads1256_reset, self.adc.reset_pin)
         self.bus.attach(self.adc, hw.ads1256_cs)
         self.bus.attach(self.dac, hw.dac8532_cs)
+        self.button = SimButton()
+        self.gpio.attach_driver(hw.trigger_pin, self.button)
         self.faults: set[str] = set()
         self.item: SampleSpectrum | None = None
         self.place(sc.sample)

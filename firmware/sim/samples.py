@@ -10,10 +10,14 @@ the runtime and the tests can all ask for them by spec::
     def _grey(arg, package):
         return FlatSource(f"grey:{arg}", float(arg) / 100)
 
-Named polymer classes come from a model package's ``manifest["reference_spectra"]``.
+Named polymer classes come from a model package: real items of the class from the package's
+training library (``library.npz``: the measured spectra the model was trained on) where it has
+one, else its ``manifest["reference_spectra"]`` mean and sd.
 """
 from __future__ import annotations
 
+import io
+import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +135,61 @@ class ClassSource(SampleSource):
         return SampleSpectrum(self.name, self.wavelengths_nm, values, self.kind)
 
 
+class LibrarySource(SampleSource):
+    """A polymer class as real items: each draw is one measured spectrum ``(W,)`` of the class.
+
+    The reference spectra's sd is the spread over real items, dominated by how much light an
+    item returns (thickness, gloss, colour); a random curve scaled by it changes band shapes no
+    real item has. Drawing the measured items themselves keeps every item a plausible one.
+    """
+
+    def __init__(self, name: str, wavelengths_nm, items, kind: Literal["continuous", "bands"] = "continuous") -> None:
+        self.name = name
+        self.wavelengths_nm = np.asarray(wavelengths_nm, dtype=float)
+        self.items = np.atleast_2d(np.asarray(items, dtype=float))
+        self.kind = kind
+        if self.items.shape[0] == 0 or self.items.shape[1] != self.wavelengths_nm.size:
+            raise SampleSourceError(f"class {name}: library items {self.items.shape} do not match "
+                                    f"{self.wavelengths_nm.size} wavelengths")
+
+    def draw(self, rng: np.random.Generator) -> SampleSpectrum:
+        row = self.items[int(rng.integers(self.items.shape[0]))]
+        return SampleSpectrum(self.name, self.wavelengths_nm, np.clip(row, 0.0, None), self.kind)
+
+
+def _library_source(name: str, manifest: dict, package: Any, scale: float) -> LibrarySource | None:
+    """The class's real items from the package's ``library.npz`` (None if it has none for it)."""
+    blob = (getattr(package, "files", None) or {}).get("library.npz")
+    head = manifest.get("head")
+    if not blob or head not in ("fpi", "led8"):
+        return None
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as lib:
+            labels = np.char.upper(lib["labels"].astype(str))
+            if head == "fpi":
+                wl, values, kind = lib["fpi_source_wavelengths_nm"], lib["fpi_source_values"], "continuous"
+            else:
+                wl, values, kind = np.array([b.nominal_nm for b in LED8_BANDS]), lib["led8_values"], "bands"
+            rows = values[labels == name.upper()]
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+        return None  # a library without raw items (or another layout): use the reference spectrum
+    if rows.shape[0] == 0 or rows.ndim != 2 or rows.shape[1] != np.size(wl):
+        return None
+    return LibrarySource(name, wl, rows / scale, kind)
+
+
+def _scale(manifest: dict, mean: np.ndarray) -> float:
+    """100 if the package's spectra are in percent, else 1: the manifest's ``input.units`` says
+    which (the shipped packages use fractions that exceed 1.5 for bright plastics); only a
+    package that does not say is judged by its values."""
+    units = str((manifest.get("input") or {}).get("units", "")).lower()
+    if "fraction" in units:
+        return 1.0
+    if "%" in units or "percent" in units:
+        return 100.0
+    return 100.0 if np.nanmedian(np.asarray(mean, dtype=float)) > 1.5 else 1.0
+
+
 def to_fraction(values: np.ndarray) -> np.ndarray:
     """Reflectance as a fraction. Spectra files may hold fractions or percent (DESIGN.md: any
     scale); a median above 1.5 can only be percent (no plastic reflects 150 %)."""
@@ -210,7 +269,10 @@ def class_source(name: str, package: Any) -> SampleSource:
         raise SampleSourceError(f"package {manifest.get('name', '?')}: reference_spectra[{matches[0]!r}] needs "
                                 f"wavelengths_nm, mean and sd") from None
     kind = "bands" if manifest.get("head") == "led8" else "continuous"
-    scale = 100.0 if np.nanmedian(np.asarray(mean, dtype=float)) > 1.5 else 1.0
+    scale = _scale(manifest, mean)
+    library = _library_source(matches[0], manifest, package, scale)
+    if library is not None:
+        return library
     return ClassSource(matches[0], wl, np.asarray(mean, float) / scale, np.asarray(sd, float) / scale, kind)
 
 
