@@ -101,3 +101,7 @@ class NotReady(PlastiNIRError, RuntimeError):
 
 class JournalError(PlastiNIRError, OSError):
     """The local result journal cannot be opened or written."""
+
+
+class MessageError(PlastiNIRError, ValueError):
+    """An MQTT payload (ack, birth, stats, event) breaks its schema in docs/MQTT.md."""
