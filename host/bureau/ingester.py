@@ -1,18 +1,13 @@
 """The bureau ingester: MQTT in, one transaction per batch, acknowledgements out after the commit.
 
-Two threads. paho's network thread only queues each message (`Ingester._on_message`); the
-worker thread takes batches (up to ``batch_max`` messages, waiting at most ``batch_wait_ms`` for
-a batch to fill), parses them (`payloads.Parser`: size, UTF-8, JSON, schema, topic, registered
-unit, signature), writes the batch in one transaction (`store.Store`), and only after the commit
-publishes each unit's ``plastinir.ack/1`` and PUBACKs the messages to the broker. So:
+paho's network thread only queues each message (`Ingester._on_message`); the `pipeline.Pipeline`
+parses batches in one thread and commits them in another; after each commit the ingester
+publishes every unit's ``plastinir.ack/1`` and PUBACKs the messages to the broker. So:
 
 - an ack never promises a result that is not committed;
 - an ingester killed before its commit leaves the messages un-PUBACKed, and the broker redelivers
   them to the persistent session (and the unit re-sends them anyway, lacking an ack);
-- a payload that breaks any rule is quarantined with its reason and counted, never fatal;
-- a batch the database refuses is retried message by message, so one poison message is
-  quarantined (category ``internal``) instead of blocking the rest; a lost database connection
-  is retried with backoff without acknowledging anything.
+- a payload that breaks any rule is quarantined with its reason and counted, never fatal.
 
 Every paho callback is guarded: an exception is logged and counted, never allowed to stop the
 network loop. CONNACK and SUBACK reason codes are checked before the ingester calls itself ready.
@@ -21,10 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 import time
-from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,12 +28,10 @@ from firmware.contracts import topic
 from firmware.record import utc_now_rfc3339
 
 from .config import BureauConfig
-from .database import Database
-from .errors import DatabaseError, DatabaseUnavailable
-from .migrations import open_database
 from .mqtt_client import connect_async, make_client, subscriptions
-from .payloads import INTERNAL, Inbound, Parsed, Parser, Rejected
-from .store import BatchOutcome, Store
+from .payloads import Inbound, Parser
+from .pipeline import Counters, Pipeline
+from .store import BatchOutcome
 from .units import KeyCache
 
 log = logging.getLogger("plastinir.bureau")
@@ -79,14 +70,10 @@ class Ingester:
         self.config = config
         self.client_id = client_id or config.mqtt.client_id
         ing = config.ingest
-        self._counts: Counter = Counter()
-        self._count_lock = threading.Lock()
-        self._queue: "queue.Queue[Inbound]" = queue.Queue()
-        self._retry: deque[Inbound] = deque()
+        self._counters = Counters()
         self._stop = threading.Event()
         self._accepting = threading.Event()
         self._ready = threading.Event()
-        self._worker_done = threading.Event()
         self._generation = 0
         self._sub_mids: dict[int, list[str]] = {}
         self._last_gap_request: dict[str, float] = {}
@@ -94,32 +81,25 @@ class Ingester:
         self.keys = KeyCache(ttl_s=ing.key_cache_ttl_s)
         self.parser = Parser(config.prefix, self.keys, max_payload_bytes=ing.max_payload_bytes,
                              trust_on_first_use=ing.trust_on_first_use)
-        self.db: Database | None = None
-        self.store: Store | None = None
+        self.pipeline = Pipeline(config.db, self.parser, self.keys, ing, self._counters, self._acknowledge,
+                                 self._housekeeping)
         self.client: mqtt.Client | None = None
-        self._worker: threading.Thread | None = None
         self.last_error: str | None = None
 
     # --- counters -------------------------------------------------------------------------
     def count(self, key: str, n: int = 1) -> None:
-        with self._count_lock:
-            self._counts[key] += n
+        self._counters.count(key, n)
 
     def counters(self) -> dict[str, int]:
-        """A snapshot: received, stored, duplicates, quarantined (+ by category), acks_sent, …"""
-        with self._count_lock:
-            snap = dict(self._counts)
-        snap["quarantined"] = sum(v for k, v in snap.items() if k.startswith("quarantined:"))
-        snap["queued"] = self._queue.qsize() + len(self._retry)
+        """A snapshot: received, stored, duplicates, quarantined (+ by category), acks_sent, queued, …"""
+        snap = self._counters.snapshot()
+        snap["queued"] = self.pipeline.queued()
         return snap
 
     # --- life cycle -----------------------------------------------------------------------
     def start(self) -> "Ingester":
-        """Open (and migrate) the database, start the worker, connect in the background."""
-        self.db = open_database(self.config.db)
-        self.store = Store(self.db, quarantine_keep_bytes=self.config.ingest.quarantine_keep_bytes)
-        self._worker = threading.Thread(target=self._work, name="bureau-worker", daemon=True)
-        self._worker.start()
+        """Open (and migrate) the database, start the pipeline, connect in the background."""
+        self.pipeline.start()
         self.client = make_client(self.config.mqtt, client_id=self.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -128,7 +108,7 @@ class Ingester:
         self._accepting.set()
         connect_async(self.client, self.config.mqtt)
         self.client.loop_start()
-        log.info("ingester %s: database %s, broker %s%s", self.client_id, self.db.url.redacted,
+        log.info("ingester %s: database %s, broker %s%s", self.client_id, self.pipeline.db.url.redacted,
                  self.config.mqtt.broker,
                  f", shared group {self.config.mqtt.shared_group}" if self.config.mqtt.shared_group else "")
         return self
@@ -142,9 +122,9 @@ class Ingester:
         return self._ready.is_set()
 
     def healthy(self) -> bool:
-        """The worker and the network loop are alive (what the systemd watchdog is fed on)."""
+        """The pipeline and the network loop are alive (what the systemd watchdog is fed on)."""
         loop = getattr(self.client, "_thread", None)
-        return bool(self._worker and self._worker.is_alive() and loop is not None and loop.is_alive())
+        return self.pipeline.alive() and loop is not None and loop.is_alive()
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop taking messages, commit and acknowledge what is queued, then disconnect.
@@ -154,15 +134,12 @@ class Ingester:
         """
         self._accepting.clear()
         self._stop.set()
-        if self._worker is not None:
-            self._worker_done.wait(timeout)
+        self.pipeline.stop(timeout)
         if self.client is not None:
             try:
                 self.client.disconnect()
             finally:
                 self.client.loop_stop()
-        if self.db is not None:
-            self.db.close()
         self._ready.clear()
         self._log_counters("stopped")
 
@@ -218,132 +195,18 @@ class Ingester:
         if not self._accepting.is_set():
             return  # stopping: left un-PUBACKed for the broker to redeliver
         self.count("received")
-        self._queue.put(Inbound(message.topic, message.payload, utc_now_rfc3339(),
-                                _Ref(self._generation, message.mid, message.qos)))
+        self.pipeline.inbound.put(Inbound(message.topic, message.payload, utc_now_rfc3339(),
+                                          _Ref(self._generation, message.mid, message.qos)))
 
-    # --- worker thread --------------------------------------------------------------------
-    def _next_batch(self) -> list[Inbound]:
-        ing = self.config.ingest
-        batch: list[Inbound] = []
-        while self._retry and len(batch) < ing.batch_max:
-            batch.append(self._retry.popleft())
-        if not batch:
-            try:
-                batch.append(self._queue.get(timeout=0.2))
-            except queue.Empty:
-                return []
-        deadline = time.monotonic() + ing.batch_wait_ms / 1000
-        while len(batch) < ing.batch_max:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            left = deadline - time.monotonic()
-            if left <= 0 or self._stop.is_set():
-                break
-            try:
-                batch.append(self._queue.get(timeout=left))
-            except queue.Empty:
-                break
-        return batch
-
-    def _work(self) -> None:
-        backoff = 0.2
-        give_up_at: float | None = None
-        try:
-            while True:
-                try:
-                    batch = self._next_batch()
-                    if not batch:
-                        if self._stop.is_set():
-                            return
-                        self._housekeeping()
-                        continue
-                    self._handle(batch)
-                    backoff = 0.2
-                    give_up_at = None
-                except DatabaseUnavailable as exc:
-                    self.count("db_unavailable")
-                    self.last_error = str(exc)
-                    log.warning("database unavailable (%s); retrying in %.1f s", exc, backoff)
-                    if self._stop.is_set():
-                        give_up_at = give_up_at or time.monotonic() + 5
-                        if time.monotonic() > give_up_at:
-                            log.error("stopping with %d messages not stored; the broker and the units keep them",
-                                      len(self._retry) + self._queue.qsize())
-                            return
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    self._reconnect_db()
-                except Exception:  # the worker must never die: log, count, carry on
-                    self.count("worker_errors")
-                    log.exception("unexpected error in the ingester worker; continuing")
-                    time.sleep(0.1)
-        finally:
-            self._worker_done.set()
-
-    def _reconnect_db(self) -> None:
-        assert self.db is not None
-        try:
-            self.db.connect()
-        except DatabaseUnavailable as exc:
-            log.warning("database still unavailable: %s", exc)
-
-    def _parse(self, inbound: Inbound) -> Parsed:
-        assert self.db is not None
-        try:
-            return self.parser.parse(self.db, inbound)
-        except DatabaseError:
-            raise
-        except Exception as exc:  # a parser bug must cost one message, not the ingester
-            log.exception("parser failed on %s", inbound.topic)
-            return Rejected(inbound, self.parser.split_topic(inbound.topic)[0] or "", INTERNAL,
-                            f"parser error: {type(exc).__name__}: {exc}")
-
-    def _handle(self, batch: list[Inbound]) -> None:
-        """Process ``batch``; on a refused batch, isolate the message the database refuses."""
-        try:
-            self.process(batch)
-        except DatabaseUnavailable:
-            self._retry.extendleft(reversed(batch))
-            raise
-        except DatabaseError as exc:
-            self.count("db_refused_batches")
-            if len(batch) > 1:
-                log.warning("database refused a batch of %d (%s); retrying one by one", len(batch), exc)
-                for i, inbound in enumerate(batch):
-                    try:
-                        self._handle([inbound])
-                    except DatabaseUnavailable:
-                        self._retry.extendleft(reversed(batch[i + 1:]))
-                        raise
-                return
-            inbound = batch[0]
-            rejected = Rejected(inbound, self.parser.split_topic(inbound.topic)[0] or "", INTERNAL,
-                                f"database refused it: {exc}")
-            assert self.store is not None
-            self.store.quarantine([rejected])
-            self.count(f"quarantined:{INTERNAL}")
-            self._puback(batch)
-
-    def process(self, batch: list[Inbound]) -> BatchOutcome:
-        """Parse and commit ``batch``, then acknowledge (ack topics, PUBACK). Public for tests."""
-        assert self.store is not None
-        parsed = [self._parse(m) for m in batch]
-        outcome = self.store.write(parsed)  # committed when this returns
-        for unit, key in outcome.registered:
-            self.keys.put(unit, key)
-            log.warning("unit %s registered by trust on first use", unit)
-        with self._count_lock:
-            self._counts.update(outcome.counts)
-            self._counts["batches"] += 1
-        for r in parsed:
-            if isinstance(r, Rejected):
-                log.info("quarantined %s (%s): %s", r.inbound.topic, r.category, r.reason[:300])
-        self._send_acks(outcome)
+    # --- after each commit (store thread) ---------------------------------------------------
+    def _acknowledge(self, batch: list[Inbound], outcome: BatchOutcome | None) -> None:
+        if outcome is not None:
+            self._send_acks(outcome)
         self._puback(batch)
-        return outcome
+
+    def process(self, batch: list[Inbound]) -> None:
+        """Parse, commit and acknowledge ``batch`` in the caller's thread (tests, tools)."""
+        self.pipeline.process(batch)
 
     def _publish(self, unit: str, payload: bytes) -> None:
         if self.client is None:

@@ -78,10 +78,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         """CREATE TABLE spectra (
             unit TEXT NOT NULL,
             seq BIGINT NOT NULL,
-            wavelengths_nm TEXT NOT NULL,        -- JSON arrays
-            spectrum TEXT NOT NULL,
-            raw TEXT NOT NULL,
-            record TEXT NOT NULL,                -- the signed record exactly as received
+            points BIGINT NOT NULL,              -- len(wavelengths_nm)
+            record TEXT NOT NULL,                -- the signed record exactly as received: the evidence,
+                                                 -- and the source of wavelengths_nm, spectrum and raw
             PRIMARY KEY (unit, seq),
             FOREIGN KEY (unit, seq) REFERENCES results (unit, seq)
         )""",

@@ -24,14 +24,12 @@ from .units import add_unit
 
 SEQ_CONFLICT = "seq-conflict"
 
-_RESULT_COLUMNS = (
-    "unit, seq, uuid, boot_id, time, clock_synced, received_at, model_name, model_version, model_sha256, "
-    "calibration_id, operator, sample_id, merchant, location, batch, product, claimed_material, verdict, "
-    "reason, class, degradable, confidence, t2, q, limit_t2, limit_q, scores, composition, timings_ms, signature")
-INSERT_RESULT = (f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ({', '.join(['?'] * 31)}) "
-                 "ON CONFLICT (unit, seq) DO NOTHING")
-INSERT_SPECTRUM = ("INSERT INTO spectra (unit, seq, wavelengths_nm, spectrum, raw, record) VALUES (?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (unit, seq) DO NOTHING")
+RESULT_COLUMNS = (
+    "unit", "seq", "uuid", "boot_id", "time", "clock_synced", "received_at", "model_name", "model_version",
+    "model_sha256", "calibration_id", "operator", "sample_id", "merchant", "location", "batch", "product",
+    "claimed_material", "verdict", "reason", "class", "degradable", "confidence", "t2", "q", "limit_t2", "limit_q",
+    "scores", "composition", "timings_ms", "signature")
+SPECTRUM_COLUMNS = ("unit", "seq", "points", "record")
 UPSERT_QUARANTINE = (
     "INSERT INTO quarantine (received_at, last_received_at, times, topic, unit, seq, category, reason, "
     "payload_sha256, payload_size, payload) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -52,9 +50,8 @@ def result_row(msg: ResultMsg) -> tuple:
 
 
 def spectrum_row(msg: ResultMsg) -> tuple:
-    d = msg.doc
-    return (msg.unit, d["seq"], json.dumps(d["wavelengths_nm"]), json.dumps(d["spectrum"]), json.dumps(d["raw"]),
-            msg.text)
+    """The record is kept as received (not re-serialised): it is what the signature covers."""
+    return (msg.unit, msg.doc["seq"], len(msg.doc["wavelengths_nm"]), msg.text)
 
 
 @dataclass
@@ -182,7 +179,7 @@ class Store:
     def _insert_results(self, msgs: list[ResultMsg], out: BatchOutcome) -> list[Rejected]:
         if not msgs:
             return []
-        inserted = self.db.executemany(INSERT_RESULT, [result_row(m) for m in msgs])
+        inserted = self.db.insert_many("results", RESULT_COLUMNS, [result_row(m) for m in msgs], ("unit", "seq"))
         out.counts["stored"] += inserted
         out.counts["duplicates"] += len(msgs) - inserted
         conflicts: list[Rejected] = []
@@ -201,7 +198,7 @@ class Store:
                     if held.get(m.seq) != m.doc["signature"]:
                         conflicts.append(_conflict(m))
             out.counts["duplicates"] -= len(conflicts)
-        self.db.executemany(INSERT_SPECTRUM, [spectrum_row(m) for m in msgs])
+        self.db.insert_many("spectra", SPECTRUM_COLUMNS, [spectrum_row(m) for m in msgs], ("unit", "seq"))
         return conflicts
 
     def _event(self, m: EventMsg, out: BatchOutcome) -> None:

@@ -38,7 +38,7 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
 def connect(url: str, *, client_id: str = "", username: str | None = None, password: str | None = None,
             ca_file=None, certfile=None, keyfile=None, clean_start: bool = True,
             session_expiry_s: int | None = None, will: tuple[str, bytes, int, bool] | None = None,
-            on_message=None, timeout: float = 10.0) -> mqtt.Client:
+            on_message=None, max_inflight: int | None = None, timeout: float = 10.0) -> mqtt.Client:
     """A connected client with its network loop running; ``url`` is ``mqtt://`` or ``mqtts://``.
 
     ``on_message`` is installed before connecting: a resumed session delivers its queued
@@ -65,6 +65,8 @@ def connect(url: str, *, client_id: str = "", username: str | None = None, passw
     client.on_connect = on_connect
     if on_message is not None:
         client.on_message = on_message
+    if max_inflight is not None:  # paho's default of 20 QoS 1 messages in flight throttles bulk publishing
+        client.max_inflight_messages_set(max_inflight)
     props = None
     if session_expiry_s is not None:
         props = Properties(PacketTypes.CONNECT)
