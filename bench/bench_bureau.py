@@ -120,7 +120,7 @@ class _Rig:
     def __init__(self, quick: bool, pg_server=None):
         from tests.support.mosquitto import MosquittoBroker
         from tests.support.postgres import start_server
-        self.n = 1500 if quick else 20_000
+        self.n = 1000 if quick else 20_000
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-bureau-"))
         self.broker = MosquittoBroker(self.tmp / "broker", max_queued_messages=10 * self.n).start()
         self.own_pg = pg_server is None

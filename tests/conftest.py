@@ -192,3 +192,17 @@ def bureau_factory():
     yield make
     for ing in started:
         ing.stop()
+
+
+_BROKER_FIXTURES = {"broker", "broker_factory", "secure_broker_factory", "mosquitto_bin"}
+_POSTGRES_FIXTURES = {"pg_server", "pg_url"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by the real parts their fixtures start, so ``-m "not broker"`` selects by need."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _BROKER_FIXTURES:
+            item.add_marker(pytest.mark.broker)
+        if names & _POSTGRES_FIXTURES or "[postgresql]" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
