@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,9 +19,19 @@ from support.mqtt import wait_until
 NIR_HOST = str(Path(sys.executable).with_name("nir-host"))
 
 
-def _start(db_url, broker, log):
+def _start(db_url, broker, log, notify_socket=""):
     return subprocess.Popen([NIR_HOST, "bureau", "--db", db_url, "--broker", broker.url, "--client-id", "cli-bureau"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NOTIFY_SOCKET": ""})
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NOTIFY_SOCKET": notify_socket})
+
+
+def _drain(sock) -> set[str]:
+    """sd_notify datagrams received so far (one or more NAME=value lines each)."""
+    out = set()
+    while True:
+        try:
+            out.update(sock.recv(4096).decode().splitlines())
+        except BlockingIOError:
+            return out
 
 
 @pytest.mark.slow
@@ -29,7 +40,11 @@ def test_ingester_process_killed_and_restarted_loses_and_duplicates_nothing(brok
     assert subprocess.run([NIR_HOST, "units", "add", unit_id, "--public-key", pub, "--db", db_url],
                           capture_output=True, text=True, check=True).stdout.strip() == f"{unit_id}: added"
     log_path = tmp_path / "bureau.log"
-    with open(log_path, "ab") as log:
+    notify_path = tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_path))
+    notify.setblocking(False)
+    with notify, open(log_path, "ab") as log:
         proc = _start(db_url, broker, log)
         unit = FakeUnit(broker.url, unit_id, key, unsigned_record, resend_after_s=2.0).start()
         try:
@@ -40,8 +55,10 @@ def test_ingester_process_killed_and_restarted_loses_and_duplicates_nothing(brok
             proc.wait(10)
             unit.measure(40)                   # the broker queues these for the persistent session
             time.sleep(0.2)
-            proc = _start(db_url, broker, log)
+            proc = _start(db_url, broker, log, str(notify_path))  # now as systemd would run it
             assert unit.wait_all_acked(30), unit.unacked()
+            notes = set()
+            assert wait_until(lambda: notes.update(_drain(notify)) or {"READY=1", "WATCHDOG=1"} <= notes, 10), notes
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
         finally:

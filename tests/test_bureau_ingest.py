@@ -199,3 +199,25 @@ def test_birth_announcing_another_key_is_quarantined(broker, db_url, unit_key, b
         unit.stop()
     with open_database(db_url) as db:
         assert db.one("SELECT birth FROM units")[0] is None
+
+
+def test_missing_seqs_are_asked_for_again_when_the_unit_comes_online(broker, db_url, unit_key, bureau_factory):
+    from support.mqtt import close, connect, subscribe
+    key, pub, unit_id = unit_key
+    register_unit(db_url, unit_id, pub)
+    ing = bureau_factory(db_url, broker.url, ingest__gap_request_interval_s=0)
+    client = connect(broker.url)
+    try:
+        acks = subscribe(client, f"plastinir/{unit_id}/ack")
+        for seq in (1, 3):
+            client.publish(f"plastinir/{unit_id}/result", json.dumps(sign_record(unsigned_record(unit_id, seq), key)),
+                           qos=1)
+        assert acks.wait_for(lambda msgs: sum(len(parse_ack(m.payload).stored) for m in msgs) == 2)
+        assert parse_ack(acks.messages[-1].payload).missing == [[2, 2]]
+        before = len(acks.messages)
+        client.publish(f"plastinir/{unit_id}/status", "online", qos=1)
+        assert acks.wait_for(lambda msgs: len(msgs) > before)
+        again = parse_ack(acks.messages[-1].payload)
+        assert (again.stored, again.missing) == ([], [[2, 2]]) and ing.counters()["gap_requests"] == 1
+    finally:
+        close(client)

@@ -20,8 +20,7 @@ from typing import Annotated, Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from firmware.contracts import (BIRTH_SCHEMA, CERTIFICATE_SCHEMA, EVENT_KINDS, EVENT_SCHEMA, RESULT_SCHEMA,
-                                STATS_SCHEMA)
+from firmware.contracts import BIRTH_SCHEMA, CERTIFICATE_SCHEMA, EVENT_KINDS, EVENT_SCHEMA, STATS_SCHEMA
 from firmware.errors import RecordError, SignatureError
 from firmware.record import validate_record
 from firmware.signing import public_key_b64, public_key_from_b64, verify_document
@@ -364,6 +363,3 @@ class Parser:
         self._registered(db, unit)
         return CalibrationMsg(inbound, unit, doc, hashlib.sha256(inbound.payload).hexdigest())
 
-
-__all__ = ["Inbound", "Parser", "Rejected", "ResultMsg", "BirthMsg", "StatusMsg", "StatsMsg", "EventMsg",
-           "CalibrationMsg", "RESULT_SCHEMA"]

@@ -10,6 +10,7 @@ names the current user, so the broker can read the temporary files it was given 
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil

@@ -11,6 +11,7 @@ start a durable cluster so the figures mean what a bureau would see.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -138,7 +139,7 @@ class _Cluster:
             return "(no server log)"
 
     def stop(self) -> None:
-        if self.data.exists():
+        if self.data.exists() and self.port is not None:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",
                       timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -161,6 +162,7 @@ def start_server(*, durable: bool = False) -> PostgresServer:
         raise PostgresUnavailable("no initdb in /usr/lib/postgresql/*/bin or on PATH "
                                   "(install the Debian package postgresql, or set PLASTINIR_TEST_PG)")
     cluster = _Cluster(bindir, durable)
+    atexit.register(cluster.stop)  # a safety net if the caller never stops it (stop is idempotent)
     try:
         admin = cluster.start()
     except BaseException:
