@@ -82,7 +82,8 @@ def unsigned_record(unit_id: str, seq: int = 1, **changes) -> dict:
 # bureau_factory(db_url, broker_url, **config)  a started in-process Ingester (ready), stopped after
 # register_unit(db_url, unit_id, public_key)    nir-host units add, as a function
 
-from support.mosquitto import MosquittoBroker, mosquitto_binary, secure_options  # noqa: E402
+from support.mosquitto import (MosquittoBroker, mosquitto_binary, mosquitto_passwd_binary,  # noqa: E402
+                               secure_options)
 from support.postgres import PostgresUnavailable, start_server  # noqa: E402
 
 
@@ -120,6 +121,9 @@ def secure_broker_factory(broker_factory):
     """``make(*unit_ids, prefix="plastinir")``: TLS listener (a generated CA: ``.ca_file``), password
     file (``.users[name]``, the bureau's user is ``bureau``) and the shipped ACL; the plain listener
     requires passwords too."""
+    if mosquitto_passwd_binary() is None:
+        pytest.skip("mosquitto_passwd not found (Debian package 'mosquitto')")
+
     def make(*unit_ids: str, prefix: str = "plastinir", **options) -> MosquittoBroker:
         return broker_factory(**secure_options(list(unit_ids), prefix=prefix), **options)
     return make

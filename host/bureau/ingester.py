@@ -204,10 +204,6 @@ class Ingester:
             self._send_acks(outcome)
         self._puback(batch)
 
-    def process(self, batch: list[Inbound]) -> None:
-        """Parse, commit and acknowledge ``batch`` in the caller's thread (tests, tools)."""
-        self.pipeline.process(batch)
-
     def _publish(self, unit: str, payload: bytes) -> None:
         if self.client is None:
             return
@@ -252,10 +248,3 @@ class Ingester:
                 "db_unavailable", "worker_errors")
         log.info("%s: %s", state, ", ".join(f"{k}={c.get(k, 0)}" for k in keys))
 
-
-def run_ingester(config: BureauConfig, stop_event: threading.Event,
-                 on_tick: Callable[[Ingester], None] | None = None) -> Ingester:
-    """Run an ingester until ``stop_event`` is set; returns it (its counters) afterwards."""
-    ingester = Ingester(config)
-    ingester.run(stop_event, on_tick)
-    return ingester

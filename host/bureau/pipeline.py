@@ -81,14 +81,11 @@ class Pipeline:
         self.last_error: str | None = None
 
     # --- life cycle -----------------------------------------------------------------------
-    def open(self) -> None:
-        """Connect (and migrate) without starting threads: enough for `process`."""
+    def start(self) -> None:
+        """Connect (migrating the schema) and start both threads."""
         self.db = open_database(self.db_url)
         self.lookup_db = Database(self.db.url)
         self.store = Store(self.db, quarantine_keep_bytes=self.settings.quarantine_keep_bytes)
-
-    def start(self) -> None:
-        self.open()
         self._threads = [threading.Thread(target=self._parse_loop, name="bureau-parse", daemon=True),
                          threading.Thread(target=self._store_loop, name="bureau-store", daemon=True)]
         for thread in self._threads:
@@ -215,10 +212,6 @@ class Pipeline:
                 self.counters.count("worker_errors")
                 log.exception("unexpected error storing a batch of %d; left unacknowledged", len(batch))
                 return
-
-    def process(self, batch: list[Inbound]) -> None:
-        """Parse and commit ``batch`` synchronously (both stages in the caller's thread)."""
-        self.commit(batch, [self.parse(m) for m in batch])
 
     def commit(self, batch: list[Inbound], parsed: list[Parsed]) -> None:
         """Write one batch, then call ``on_commit``; isolate the message the database refuses.
