@@ -221,3 +221,22 @@ def test_missing_seqs_are_asked_for_again_when_the_unit_comes_online(broker, db_
         assert (again.stored, again.missing) == ([], [[2, 2]]) and ing.counters()["gap_requests"] == 1
     finally:
         close(client)
+
+
+def test_retained_messages_redelivered_on_restart_are_not_news(broker, db_url, unit_key, bureau_factory):
+    _, pub, unit_id = unit_key
+    unit = _unit(broker, db_url, unit_key)
+    first = bureau_factory(db_url, broker.url, client_id="first")
+    try:
+        unit.publish_raw("status", "offline", retain=True)
+        assert wait_until(lambda: first.counters().get("status", 0) == 1)
+    finally:
+        unit.stop()
+    first.stop()
+    with open_database(db_url) as db:
+        before = db.one("SELECT status, status_at, last_seen FROM units")
+    assert before[0] == "offline" and before[2] == before[1]
+    second = bureau_factory(db_url, broker.url, client_id="second")  # gets the retained 'offline' again
+    assert wait_until(lambda: second.counters().get("status", 0) == 1)
+    with open_database(db_url) as db:
+        assert db.one("SELECT status, status_at, last_seen FROM units") == before

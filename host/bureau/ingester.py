@@ -196,7 +196,7 @@ class Ingester:
             return  # stopping: left un-PUBACKed for the broker to redeliver
         self.count("received")
         self.pipeline.inbound.put(Inbound(message.topic, message.payload, utc_now_rfc3339(),
-                                          _Ref(self._generation, message.mid, message.qos)))
+                                          _Ref(self._generation, message.mid, message.qos), bool(message.retain)))
 
     # --- after each commit (store thread) ---------------------------------------------------
     def _acknowledge(self, batch: list[Inbound], outcome: BatchOutcome | None) -> None:

@@ -36,12 +36,17 @@ STATUSES = ("online", "offline", "stopped")
 
 @dataclass(frozen=True)
 class Inbound:
-    """One MQTT message as received; ``ref`` is what the MQTT side needs to PUBACK it later."""
+    """One MQTT message as received; ``ref`` is what the MQTT side needs to PUBACK it later.
+
+    ``retained``: delivered from the broker's retained store because the bureau (re)subscribed,
+    not because the unit just published it — so it says nothing about when the unit was last seen.
+    """
 
     topic: str
     payload: bytes
     received_at: str
     ref: Any = None
+    retained: bool = False
 
 
 @dataclass

@@ -128,14 +128,13 @@ class Store:
 
         last_seen: dict[str, str] = {}
         for m in accepted:
-            last_seen[m.unit] = max(last_seen.get(m.unit, ""), m.inbound.received_at)
+            if not m.inbound.retained:  # a retained copy re-delivered on subscribe is old news
+                last_seen[m.unit] = max(last_seen.get(m.unit, ""), m.inbound.received_at)
             if isinstance(m, StatusMsg):
-                db.execute("UPDATE units SET status = ?, status_at = ? WHERE unit = ?",
-                           (m.status, m.inbound.received_at, m.unit))
+                self._update_retained(m, "status", m.status)
                 out.counts["status"] += 1
             elif isinstance(m, BirthMsg):
-                db.execute("UPDATE units SET birth = ?, birth_at = ? WHERE unit = ?",
-                           (json.dumps(m.doc), m.inbound.received_at, m.unit))
+                self._update_retained(m, "birth", json.dumps(m.doc, sort_keys=True))
                 out.counts["births"] += 1
             elif isinstance(m, StatsMsg):
                 db.execute("UPDATE units SET stats = ?, stats_at = ? WHERE unit = ?",
@@ -164,6 +163,16 @@ class Store:
                     out.gap_requests[unit] = missing
 
     # --- parts ----------------------------------------------------------------------------
+    def _update_retained(self, m: Parsed, column: str, value: str) -> None:
+        """Set ``units.<column>`` and its ``<column>_at``; a retained re-delivery of the value the
+        bureau already holds (every ingester restart) changes nothing, not even the time."""
+        sql = f"UPDATE units SET {column} = ?, {column}_at = ? WHERE unit = ?"
+        params: tuple = (value, m.inbound.received_at, m.unit)
+        if m.inbound.retained:
+            sql += f" AND ({column} IS NULL OR {column} <> ?)"
+            params += (value,)
+        self.db.execute(sql, params)
+
     def _lock_units(self, units: list[str]) -> dict[str, int]:
         """Lock the units' rows (sorted, so two ingesters cannot deadlock) and read highest_seq."""
         if not units:
