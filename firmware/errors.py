@@ -117,3 +117,8 @@ class InvalidTransition(PlastiNIRError, RuntimeError):
 
 class QualityRejection(PlastiNIRError, ValueError):
     """A reference reading failed a quality check (saturated, no light, scans disagree)."""
+
+
+
+class MessageError(PlastiNIRError, ValueError):
+    """An MQTT payload (ack, birth, stats, event) breaks its schema in docs/MQTT.md."""
