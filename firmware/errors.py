@@ -119,6 +119,5 @@ class QualityRejection(PlastiNIRError, ValueError):
     """A reference reading failed a quality check (saturated, no light, scans disagree)."""
 
 
-
 class MessageError(PlastiNIRError, ValueError):
     """An MQTT payload (ack, birth, stats, event) breaks its schema in docs/MQTT.md."""
