@@ -55,7 +55,10 @@ def test_seq_order_through_the_window_paced_by_acks(setup):
     assert sender.send() == [] and journal.depth() == 10   # PUBACK is not delivery
     sender.acknowledged(ack([1, 2]))
     assert journal.depth() == 8 and sender.send() == [5, 6]
-    assert [e.attempts for e in journal.pending(3)] == [1, 1, 1]
+    assert [e.attempts for e in journal.pending(3)] == [0, 0, 0]     # recorded at most once a second …
+    clock.t += 1.0
+    sender.flush_marks()
+    assert [e.attempts for e in journal.pending(3)] == [1, 1, 1]     # … then all of them
 
 
 def test_resend_only_after_the_timeout_lowest_first(setup):
@@ -68,6 +71,7 @@ def test_resend_only_after_the_timeout_lowest_first(setup):
     clock.t += 1.0
     assert sender.expire() == 4 and counts["resend_timeouts"] == 4
     assert sender.send() == [1, 2, 3, 4]                    # due again, in seq order, before 5…
+    sender.flush_marks(force=True)
     assert [e.attempts for e in journal.pending(4)] == [2, 2, 2, 2]
 
 

@@ -164,6 +164,10 @@ class MqttLink:
                 self._stop.wait(ERROR_PAUSE_S)
             self._wake.wait(self._timeout())
             self._wake.clear()
+        try:
+            self.outbox.flush_marks(force=True)
+        except Exception:  # noqa: BLE001 - only the attempt counters; nothing is lost
+            log.exception("recording publish attempts at stop")
 
     def _timeout(self) -> float:
         waits = [IDLE_PASS_S, self.health.next_due()]
@@ -181,6 +185,7 @@ class MqttLink:
         self.outbox.expire()
         if self._up:
             self.outbox.send()
+        self.outbox.flush_marks()
         self.health.step(self._up)
 
     def _drain_inbox(self) -> None:
