@@ -105,10 +105,10 @@ class HealthPublisher:
         if self.events_dirty or (self._retry_at and min(self._retry_at.values()) <= now):
             self._publish_events(now)
 
-    def next_due(self) -> float:
-        """Seconds until this needs a pass without being woken (stats, periodic checks)."""
-        now = self.clock()
-        return max(0.0, min(self._next_stats, self._next_check) - now)
+    def next_due(self, connected: bool) -> float:
+        """Seconds until this needs a pass without being woken (periodic checks; stats when connected)."""
+        due = min(self._next_stats, self._next_check) if connected else self._next_check
+        return max(0.0, due - self.clock())
 
     def _publish_birth(self) -> None:
         doc = payloads.birth(self.runtime)

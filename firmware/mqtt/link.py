@@ -170,7 +170,7 @@ class MqttLink:
             log.exception("recording publish attempts at stop")
 
     def _timeout(self) -> float:
-        waits = [IDLE_PASS_S, self.health.next_due()]
+        waits = [IDLE_PASS_S, self.health.next_due(self._up)]
         expiry = self.outbox.next_expiry()
         if expiry is not None:
             waits.append(expiry)

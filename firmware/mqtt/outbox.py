@@ -114,7 +114,8 @@ class OutboxSender:
     def report_purged(self, ranges: list[tuple[int, int]]) -> None:
         """Tell the bureau (``event/link``, ``detail.purged``) which missing seqs are gone for good."""
         now = self.clock()
-        new = [r for r in ranges if now - self._purged_reported.get(tuple(r), -1e18) >= self.resend_after_s]
+        self._purged_reported = {r: t for r, t in self._purged_reported.items() if now - t < self.resend_after_s}
+        new = [r for r in ranges if tuple(r) not in self._purged_reported]
         if not new:
             return
         for r in new:
