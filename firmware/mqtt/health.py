@@ -22,7 +22,6 @@ import re
 import time
 from typing import Any, Callable
 
-from ..contracts import topic
 from ..signing import canonical_json
 from . import payloads
 
@@ -38,12 +37,11 @@ EVENT_BATCH = 50
 
 
 class HealthPublisher:
-    def __init__(self, runtime: Any, *, prefix: str, qos: int, stats_interval_s: float, alarm_after_s: float,
+    def __init__(self, runtime: Any, *, qos: int, stats_interval_s: float, alarm_after_s: float,
                  resend_after_s: float, publish: Publish, count: Callable[..., None],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.runtime = runtime
         self.unit = runtime.identity.unit
-        self.prefix = prefix
         self.qos = qos
         self.stats_interval_s = stats_interval_s
         self.alarm_after_s = alarm_after_s
@@ -172,6 +170,3 @@ class HealthPublisher:
                           {"oldest_unacked_age_s": round(age, 1), "outbox_depth": depth,
                            "alarm_after_s": self.alarm_after_s})
         self.count("alarms")
-
-    def topic(self, leaf: str) -> str:
-        return topic(self.prefix, self.unit, leaf)

@@ -70,7 +70,7 @@ class MqttLink:
                                    resend_after_s=self.settings.resend_after_s,
                                    publish=lambda body: self._publish("result", body, qos=self.settings.qos),
                                    count=self.status.count)
-        self.health = HealthPublisher(runtime, prefix=self.prefix, qos=self.settings.qos,
+        self.health = HealthPublisher(runtime, qos=self.settings.qos,
                                       stats_interval_s=self.settings.stats_interval_s,
                                       alarm_after_s=self.settings.alarm_after_s,
                                       resend_after_s=self.settings.resend_after_s,
