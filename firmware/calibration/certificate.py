@@ -146,7 +146,7 @@ class Certificate(_Model):
 
     def check_names(self, ids: list[str]) -> list[str]:
         names = {c.id: c.name for c in self.checks}
-        return [f"{names.get(i, i)} ({i})" for i in ids]
+        return [names.get(i, i) for i in ids]
 
 
 def _describe(exc: ValidationError) -> str:
@@ -202,8 +202,9 @@ def refusal(cert: Certificate | None, *, required: bool, today: date | None = No
             return rejection_reason("calibration", "no certificate installed and calibration.required = true")
         return None
     if not cert.passed:
-        return rejection_reason("calibration", f"certificate {cert.calibration_id} failed: "
-                                               f"{', '.join(cert.check_names(cert.failed_checks))}")
+        names = cert.check_names(cert.failed_checks)
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        return rejection_reason("calibration", f"certificate {cert.calibration_id} failed: {shown}")
     today = today or today_utc()
     if cert.due < today:
         return rejection_reason("calibration", f"certificate {cert.calibration_id} was due {cert.due.isoformat()}")

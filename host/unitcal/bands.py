@@ -23,7 +23,7 @@ from scipy.optimize import minimize_scalar
 from firmware.optics import led8_optics
 
 
-@dataclass(frozen=True)
+@dataclass
 class Band:
     reference_nm: float
     found_nm: float | None

@@ -11,6 +11,20 @@ from .standards import TRAP_SOURCE, WHITE_SOURCE
 STEP = "warm-up"
 
 
+def self_test(run: Run) -> bool:
+    """The unit's own board and head self-test, on the white tile (it also reopens a faulted board)."""
+    run.place("white", "Place the white reference tile on the port (self-test)")
+    try:
+        report = run.device.selftest()
+    except DeviceRequestError as exc:
+        run.add(Check("selftest", STEP, "Board and head self-test", "result", None, "", None, False, str(exc)))
+        return False
+    run.figures["self_test"] = report
+    run.add(Check("selftest", STEP, "Board and head self-test", "result", None, "", None, True,
+                  "ADC, data lines, DRDY, DAC, temperature and light checks passed"))
+    return True
+
+
 def warm_up(run: Run, *, readings: int = 5, interval_s: float = 30.0) -> bool:
     """``readings`` readings of the white tile ``interval_s`` apart; True when stable."""
     run.use_standard("white-tile", "White reference tile", "white", WHITE_SOURCE, reflectance=0.99)

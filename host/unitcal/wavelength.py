@@ -24,6 +24,9 @@ STEP = "wavelength"
 PIVOT_NM = 1700.0
 #: Bands must span at least this much for a stretch to be fitted (else shift only).
 MIN_SPAN_FOR_STRETCH_NM = 150.0
+#: Band errors further apart than this are not one axis error (a shift moves every band alike, a
+#: stretch over these bands by far less): the reading is too noisy to correct from.
+MAX_BAND_DISAGREEMENT_NM = 2.0
 
 
 def fit_error(bands: list[Band]) -> tuple[float, float]:
@@ -59,7 +62,7 @@ def _record(run: Run, bands: list[Band], phase: str) -> bool:
                 run.add(not_made(cid, STEP, name, b.detail, "wavelength.band"))
             ok = False
             continue
-        detail = f"found at {b.found_nm:.2f} nm"
+        detail = f"found at {b.found_nm:.2f} nm" + (f"; {b.detail}" if b.detail else "")
         if phase == "as found":
             run.add(as_found(cid, STEP, name, b.error_nm, "wavelength.band", detail=detail))
         else:
@@ -94,6 +97,15 @@ def verify(run: Run, *, scans: int = 5, max_corrections: int = 2) -> bool:
         if attempt == 0:
             _record(run, bands, "as found")
         if within or attempt == max_corrections or all(b.error_nm is None for b in bands):
+            return _record(run, bands, "as left")
+        errors = [b.error_nm for b in bands if b.error_nm is not None]
+        if len(errors) >= 2 and max(errors) - min(errors) > MAX_BAND_DISAGREEMENT_NM:
+            run.log(f"wavelength: band errors disagree ({min(errors):+.2f} to {max(errors):+.2f} nm): that is noise "
+                    f"or a damaged standard, not an axis error; no correction")
+            for b in bands:
+                if b.error_nm is not None:
+                    b.detail = (f"band errors disagree by {max(errors) - min(errors):.2f} nm (limit "
+                                f"{MAX_BAND_DISAGREEMENT_NM:g} nm): not corrected")
             return _record(run, bands, "as left")
         shift, stretch = fit_error(bands)
         new = copy.deepcopy(run.corrections)

@@ -77,7 +77,11 @@ def calibrate(device, bench, items: list[ReferenceItem], options: Options, *,
         + (f": {status['reason']}" if status.get("reason") else ""))
     device.session("begin")
 
-    log("step 1: warm-up and references")
+    log("step 1: self-test, warm-up and references")
+    if not prepare.self_test(run):
+        for cid, step, name, key in planned_checks(head):
+            run.add(not_made(cid, step, name, "the unit failed its self-test (see selftest)", key))
+        return _certify(run, device, options, unit=unit, serial=status.get("serial"), log=log)
     prepare.warm_up(run, readings=options.warmup_readings, interval_s=options.warmup_interval_s)
     refs_ok = prepare.references(run)
     if items and refs_ok:
@@ -110,9 +114,38 @@ def calibrate(device, bench, items: list[ReferenceItem], options: Options, *,
         transfer.transfer(run, items, model_path=options.model, key=options.key, out_dir=options.out_dir / "model",
                           name=f"{_package_name(options.model)}-{unit}")
 
+    return _certify(run, device, options, unit=unit, serial=status.get("serial"), log=log)
+
+
+def planned_checks(head: str) -> list[tuple[str, str, str, str | None]]:
+    """``(id, step, name, limit)`` of every check steps 1–4 make, for a unit that cannot run them."""
+    from .standards import WAVELENGTH_STANDARDS
+    bands = ([(f"wavelength.band_{b:g}", "wavelength", f"Band {b:g} nm: found − reference", "wavelength.band")
+              for b in WAVELENGTH_STANDARDS[head].bands_nm] if head == "fpi"
+             else [("wavelength.led_shift", "wavelength", "LED peak shift (fitted on the standard)", "wavelength.band")])
+    return [("warmup.temperature_span", "warm-up", "Head temperature span", "warmup.temperature_span"),
+            ("warmup.signal_drift", "warm-up", "White signal drift", "warmup.signal_drift"),
+            ("references.dark", "warm-up", "Dark reference taken", None),
+            ("references.white", "warm-up", "White reference taken", None), *bands,
+            ("photometric.linearity_slope", "photometric", "Linearity slope", "photometric.linearity_slope"),
+            ("photometric.linearity_intercept", "photometric", "Linearity intercept",
+             "photometric.linearity_intercept"),
+            ("photometric.noise_high_flux", "photometric", "Noise, high flux (white tile)",
+             "photometric.noise_high_flux"),
+            ("photometric.noise_low_flux", "photometric", "Noise, low flux (10 % grey)", "photometric.noise_low_flux"),
+            ("photometric.repeatability", "photometric", "Repeatability", "photometric.repeatability"),
+            ("photometric.stray_light", "photometric", "Stray light (light trap / white tile)",
+             "photometric.stray_light"),
+            ("photometric.stray_residual", "photometric", "Light trap after stray-light correction",
+             "photometric.stray_residual"),
+            ("transfer.agreement", "transfer", "Agreement with the master after transfer", "transfer.agreement")]
+
+
+def _certify(run: Run, device, options: Options, *, unit: str, serial: str | None,
+             log: Callable[[str], None]) -> Outcome:
     log("step 5: certificate")
     device_info = _safe(device.device)
-    doc = certificate.build(run, unit=unit, serial=status.get("serial"), technician=options.technician,
+    doc = certificate.build(run, unit=unit, serial=serial, technician=options.technician,
                             key=options.key, interval_days=options.interval_days,
                             firmware=((device_info or {}).get("device") or {}).get("firmware"))
     files = certificate.write(doc, options.out_dir, pdf=options.pdf)
