@@ -144,10 +144,13 @@ class RuntimeCalibration:
 
     def technician_scan(self, *, scans: int | None = None, repeats: int = 1, interval_s: float = 0.0,
                         predict: bool = False, trigger: str = "cli") -> dict[str, Any]:
-        sleep = self.board.clock.sleep if self.board is not None else None
+        clock = self.board.clock if self.board is not None else None
+        t0 = clock.monotonic() if clock is not None else None
         result = _technician_scan(self.measurement, scans=scans, repeats=repeats, interval_s=interval_s,
-                                  predict=predict, trigger=trigger, **({"sleep": sleep} if sleep else {}))
+                                  predict=predict, trigger=trigger, **({"sleep": clock.sleep} if clock else {}))
         result["corrections"] = self.unit_calibration.corrections().model_dump()
+        #: the board's own time for the scan (readings and waits): what it takes on a real unit
+        result["physical_time_s"] = round(clock.monotonic() - t0, 3) if clock is not None else None
         return result
 
     def calibration_status(self) -> dict[str, Any]:

@@ -251,3 +251,87 @@ def test_the_certificate_is_signed_valid_and_renders_every_check(pe, tmp_path):
     assert "FAILED: " in html and html.count("<tr id=\"check-") == len(doc["checks"])
     assert "Next due</th><td><strong>2026-12-27" in html and "A. Tech" in html
     assert 'id="pdf-note">PDF: PDF not requested' in html
+
+
+class TransferBench:
+    """Bench + device for the transfer step: answers per item from the model installed (by its zip)."""
+
+    def __init__(self, answers_by_model):
+        self.answers = answers_by_model
+        self.installed = "master"
+        self.item = None
+        self.installs = []
+
+    def place(self, spec, instruction, item=None):
+        self.item = spec.removeprefix("item:")
+
+    def scan(self, *, scans=None, repeats=1, interval_s=0.0, predict=False):
+        return {"repeats": [{"mean": [0.5] * GRID.size, "prediction": self.answers[self.installed][self.item]}]}
+
+    def install_model(self, package_zip):
+        import io as io_module
+        import zipfile
+        with zipfile.ZipFile(io_module.BytesIO(package_zip)) as zf:
+            name = json.loads(zf.read("manifest.json"))["name"]
+        self.installed = "adapted" if name == "fpi-1550-1850-v1-unit" else "master"
+        self.installs.append(self.installed)
+        return {"installed": {"name": self.installed}}
+
+
+def _fake_adapt(monkeypatch, tmp_path):
+    import host.calib.adapt
+    import host.package_writer
+
+    class Pkg:
+        def summary(self):
+            return {"name": "fpi-1550-1850-v1-unit", "version": "1", "sha256": "0" * 64}
+
+    def write(out, manifest, onnx, key, files):
+        out.mkdir(parents=True)
+        (out / "manifest.json").write_text(json.dumps({"name": "fpi-1550-1850-v1-unit"}))
+        return Pkg()
+
+    monkeypatch.setattr(host.calib.adapt, "adapt", lambda model, table, name, progress: ({}, b"", {}, {"n": 1}))
+    monkeypatch.setattr(host.package_writer, "write_package", write)
+
+
+@pytest.mark.parametrize("adapted_is_better", [True, False])
+def test_transfer_installs_the_adapted_model_or_keeps_the_master_if_it_agrees_less(monkeypatch, tmp_path,
+                                                                                    adapted_is_better):
+    from host.unitcal import transfer
+    _fake_adapt(monkeypatch, tmp_path)
+    ident = lambda c: {"verdict": "identified", "class": c, "composition": {}}  # noqa: E731
+    items = [ReferenceItem(f"{c}-1", c, expected=ident(c)) for c in ("PP", "PET", "PS")]
+    good = {it.id: ident(it.label) for it in items}
+    worse = {**good, "PS-1": ident("PP")}
+    bench = TransferBench({"master": worse if adapted_is_better else good,
+                           "adapted": good if adapted_is_better else worse})
+    run = Run(bench, bench, "fpi", GRID, corrections=json.loads(json.dumps(IDENTITY)), log=lambda m: None)
+    ok = transfer.transfer(run, items, model_path=MODELS_DIR / "fpi-1550-1850-v1", key=generate_key(),
+                           out_dir=tmp_path, name="fpi-1550-1850-v1-unit")
+    check = _check(run, "transfer.agreement")
+    if adapted_is_better:
+        assert ok and bench.installs == ["adapted"] and check.value == 1.0
+    else:
+        assert ok and bench.installs == ["adapted", "master"] and "the master model was kept" in check.detail
+        assert run.figures["model"]["name"] == "fpi-1550-1850-v1"
+
+
+def test_a_real_benchs_reference_set_carries_the_masters_answers(tmp_path):
+    import io as io_module
+    from firmware.spectra_csv import SpectraTable, write_spectra_csv
+    from host.unitcal.transfer import reference_set_from_csv
+    pkg = load_package(MODELS_DIR / "fpi-1550-1850-v1", None)
+    lib = np.load(io_module.BytesIO(pkg.files["library.npz"]))
+    labels = lib["labels"].astype(str)
+    rows = [int(np.flatnonzero(labels == c)[0]) for c in ("PET", "PP")]
+    # what the master unit reads of them (its fpi optics), and a black tray
+    master = fpi_optics(GRID).measure(lib["fpi_source_wavelengths_nm"], lib["fpi_source_values"][rows])
+    values = np.vstack([master, np.full((1, GRID.size), 0.02)])
+    table = SpectraTable(GRID, values,
+                         {"sample_id": ["pet-a", "pp-a", "black-a"], "label": ["PET", "PP", ""]})
+    write_spectra_csv(tmp_path / "ref.csv", table)
+    items = reference_set_from_csv(tmp_path / "ref.csv", MODELS_DIR / "fpi-1550-1850-v1")
+    assert [(it.id, it.label) for it in items] == [("pet-a", "PET"), ("pp-a", "PP"), ("black-a", None)]
+    assert [it.expected["class"] for it in items[:2]] == ["PET", "PP"]
+    assert items[2].expected["verdict"] == "rejected"

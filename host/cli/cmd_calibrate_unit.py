@@ -48,6 +48,10 @@ def add_arguments(parser) -> None:
     cert.add_argument("--technician", default=None, help="name on the certificate (default: the login name)")
     cert.add_argument("--key", default=None,
                       help="technician/issuer key (default: $PLASTINIR_ISSUER_KEY; --sim makes a throwaway one)")
+    cert.add_argument("--reference-set", type=Path, default=None, metavar="FILE.csv",
+                      help="(--device) the reference items as measured on the master unit (spectra CSV, one row "
+                           "per item, with labels): placed on the unit in turn and compared; without it the "
+                           "transfer step is skipped")
     cert.add_argument("--model", type=Path, default=None,
                       help="master model package to transfer (default: the newest shipped one for the head)")
     cert.add_argument("--interval-days", type=int, default=182, help="next calibration due after this many days")
@@ -89,6 +93,7 @@ def run(args) -> int:
     from host.unitcal.bench import GuidedBench
     from host.unitcal.device import HttpDevice
     from host.unitcal.simunit import SimBench, SimUnit, master_answers, reference_set
+    from host.unitcal.transfer import reference_set_from_csv
     from host.unitcal.workflow import Options, calibrate
 
     if args.sim == bool(args.device):
@@ -123,7 +128,7 @@ def run(args) -> int:
                     device.login(_password(args))
                     head = device.status()["head"]
                     model = args.model or newest_package(head)
-                    items = []
+                    items = reference_set_from_csv(args.reference_set, model) if args.reference_set else []
                     bench = GuidedBench(interactive=not args.non_interactive)
                 options = Options(technician=technician, key=key, model=model, out_dir=args.out,
                                   interval_days=args.interval_days, pdf=args.pdf == "auto",

@@ -64,13 +64,19 @@ def band_centres(wavelengths_nm: np.ndarray, reflectance: np.ndarray, references
 
 
 def led8_shift(reading: np.ndarray, standard_wl: np.ndarray, standard_r: np.ndarray, *,
-               max_shift_nm: float = 20.0) -> tuple[float, float]:
-    """LED shift s (nm) and relative RMS misfit of the best fit ``reading ≈ g · optics(s)``."""
+               max_shift_nm: float = 20.0, correct=None) -> tuple[float, float]:
+    """LED shift s (nm) and relative RMS misfit of the best fit ``reading ≈ g · correct(optics(s))``.
+
+    ``correct`` is the axis correction in force on the unit (`firmware.calibration.corrections`):
+    the reading went through it, so the model does too, and s stays the LEDs' true shift.
+    """
     optics = led8_optics()
     y = np.asarray(reading, dtype=float)
 
     def misfit(s: float) -> float:
         m = optics.measure(standard_wl, standard_r, wavelength_shift_nm=float(s))
+        if correct is not None:
+            m = correct(m)
         g = float(m @ y / (m @ m))
         return float(np.sqrt(np.mean((y - g * m) ** 2)) / np.mean(np.abs(y)))
 

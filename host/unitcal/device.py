@@ -35,6 +35,8 @@ class HttpDevice:
         self._cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self._cookies))
         self._csrf: str | None = None
+        #: Sum of the scans' physical time (the unit's own clock: readings and waits).
+        self.physical_time_s = 0.0
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -91,7 +93,9 @@ class HttpDevice:
         body: dict[str, Any] = {"repeats": repeats, "interval_s": interval_s, "predict": predict}
         if scans is not None:
             body["scans"] = scans
-        return self._request("POST", "/api/technician/scan", body)
+        result = self._request("POST", "/api/technician/scan", body)
+        self.physical_time_s += float(result.get("physical_time_s") or 0.0)
+        return result
 
     def session(self, action: str, corrections: Mapping[str, Any] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"action": action}

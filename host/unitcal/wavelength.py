@@ -85,7 +85,8 @@ def verify(run: Run, *, scans: int = 5, max_corrections: int = 2) -> bool:
                 run.add(not_made(f"wavelength.band_{ref:g}", STEP, f"Band {ref:g} nm: found − reference", str(exc),
                                  "wavelength.band"))
             if run.head == "led8":
-                run.add(not_made("wavelength.led_shift", STEP, "LED peak shift", str(exc), "wavelength.band"))
+                run.add(not_made("wavelength.led_shift", STEP, "LED peak shift left after correction", str(exc),
+                                 "wavelength.band"))
             return False
         if run.head == "led8":
             return _verify_led8(run, mean, attempt, max_corrections, scans, history)
@@ -120,22 +121,28 @@ def verify(run: Run, *, scans: int = 5, max_corrections: int = 2) -> bool:
 
 def _verify_led8(run: Run, mean: np.ndarray, attempt: int, max_corrections: int, scans: int,
                  history: list) -> bool:
+    """led8: the LEDs' true shift is fitted through the axis correction in force; the figure judged is
+    what that correction leaves (true shift − corrected shift)."""
+    from firmware.calibration.certificate import Corrections
+    from firmware.calibration.corrections import apply_reflectance
     from firmware.sim.standards import srm2035_spectrum
     wl = np.arange(700.0, 2600.0, 0.5)
-    shift, misfit = led8_shift(mean, wl, srm2035_spectrum(wl))
+    axis = Corrections.model_validate({"wavelength": run.corrections["wavelength"]})
+    shift, misfit = led8_shift(mean, wl, srm2035_spectrum(wl),
+                               correct=lambda m: apply_reflectance(axis, "led8", run.wavelengths_nm, m))
+    left = shift - float(run.corrections["wavelength"]["shift_nm"])
     history.append({"corrections": copy.deepcopy(run.corrections["wavelength"]), "led_shift_nm": shift,
                     "misfit": misfit})
     run.figures["wavelength"] = history
-    cid, name = "wavelength.led_shift", "LED peak shift (fitted on the standard)"
-    detail = f"relative misfit {misfit:.2e}"
+    cid, name = "wavelength.led_shift", "LED peak shift left after correction"
+    detail = f"LEDs {shift:+.2f} nm off nominal; relative misfit {misfit:.2e}"
     if attempt == 0:
-        run.add(as_found(cid, STEP, name, shift, "wavelength.band", detail=detail))
-    if abs(shift) <= 1.0 or attempt == max_corrections:
-        return bool(run.add(judged(cid, STEP, name, shift, "wavelength.band", detail=detail)).passed)
+        run.add(as_found(cid, STEP, name, left, "wavelength.band", detail=detail))
+    if abs(left) <= 1.0 or attempt == max_corrections:
+        return bool(run.add(judged(cid, STEP, name, left, "wavelength.band", detail=detail)).passed)
     new = copy.deepcopy(run.corrections)
-    w = new["wavelength"]
-    w.update(shift_nm=round(w["shift_nm"] + shift, 4), pivot_nm=PIVOT_NM, method="axis")
-    run.log(f"wavelength: LED shift {shift:+.2f} nm; trying axis correction {w['shift_nm']:+.3f} nm")
+    new["wavelength"].update(shift_nm=round(shift, 4), stretch=0.0, pivot_nm=PIVOT_NM, method="axis")
+    run.log(f"wavelength: LEDs {shift:+.2f} nm off; trying axis correction {shift:+.3f} nm")
     run.trial(new)
     mean = _measure(run, scans)
     return _verify_led8(run, mean, attempt + 1, max_corrections, scans, history)

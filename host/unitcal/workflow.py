@@ -122,7 +122,7 @@ def planned_checks(head: str) -> list[tuple[str, str, str, str | None]]:
     from .standards import WAVELENGTH_STANDARDS
     bands = ([(f"wavelength.band_{b:g}", "wavelength", f"Band {b:g} nm: found − reference", "wavelength.band")
               for b in WAVELENGTH_STANDARDS[head].bands_nm] if head == "fpi"
-             else [("wavelength.led_shift", "wavelength", "LED peak shift (fitted on the standard)", "wavelength.band")])
+             else [("wavelength.led_shift", "wavelength", "LED peak shift left after correction", "wavelength.band")])
     return [("warmup.temperature_span", "warm-up", "Head temperature span", "warmup.temperature_span"),
             ("warmup.signal_drift", "warm-up", "White signal drift", "warmup.signal_drift"),
             ("references.dark", "warm-up", "Dark reference taken", None),
