@@ -90,7 +90,8 @@ def test_a_noisy_unit_is_refused_until_repaired_and_recalibrated(tmp_path):
     model = newest_package("fpi")
     options = Options(technician="T", key=key, model=model, out_dir=tmp_path / "first", pdf=False,
                       warmup_interval_s=5.0)
-    with SimUnit(tmp_path / "unit", noise_scale=60.0, seed=3, trusted_keys=[public_key_b64(key)], model=model) as unit, \
+    with SimUnit(tmp_path / "unit", noise_scale=60.0, seed=3, trusted_keys=[public_key_b64(key)],
+                 model=model) as unit, \
             SimUnit(tmp_path / "master", seed=4, serve=False, model=model) as master:
         items = reference_set(master.package(), np.random.default_rng(3), per_class=1, blend_levels=())
         master_answers(master, items)

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import AdcSaturation, NotReady
 from ..quality import assess, nanmean
 from ..record import utc_now_rfc3339
-from ..references import DARK, WHITE, reflectance, same_grid
+from ..references import WHITE, reflectance, same_grid
 from ..result_builder import outcome_fields, rejected_outcome
 from ..signing import json_safe
 from ..state import State
@@ -122,5 +122,3 @@ def _one(m: "Measurement", scans: int, white, stray, model, cfg) -> dict[str, An
             "t2": outcome.get("t2"), "q": outcome.get("q"), "composition": outcome.get("composition") or {}})
     return entry
 
-
-__all__ = ["technician_scan", "DARK", "WHITE"]

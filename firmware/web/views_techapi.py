@@ -24,7 +24,8 @@ type, 422 reading / package / certificate refused, 503 hardware fault.
 | ``POST /api/technician/scan`` | ``{scans, repeats, interval_s, predict}`` | `firmware.calibration.scan` |
 | ``POST /api/technician/calibration/session`` | ``{action: begin|trial|abort, corrections}`` | status |
 | ``POST /api/technician/model`` | the zipped signed package | ``{installed, replaced, stored_as}`` |
-| ``POST /api/technician/calibration`` | ``{certificate: {…}}`` | ``{installed, replaced, stored_as, state, reason}`` |
+| ``POST /api/technician/calibration`` | ``{certificate: {…}}`` | ``{installed, replaced, stored_as, state,
+  reason}`` |
 """
 from __future__ import annotations
 

@@ -122,7 +122,8 @@ def noise(run: Run, *, scans: int = 10) -> bool:
     for cid, name, spec, instruction in (
             ("photometric.noise_high_flux", "Noise, high flux (white tile)", "white",
              "Place the white reference tile on the port"),
-            ("photometric.noise_low_flux", f"Noise, low flux ({LOW_FLUX_GREY * 100:g} % grey)", grey_spec(LOW_FLUX_GREY),
+            ("photometric.noise_low_flux", f"Noise, low flux ({LOW_FLUX_GREY * 100:g} % grey)",
+             grey_spec(LOW_FLUX_GREY),
              f"Place the {LOW_FLUX_GREY * 100:g} % grey standard on the port")):
         run.place(spec, instruction)
         scan = _scan_or_fail(run, cid, name, cid, scans=scans)

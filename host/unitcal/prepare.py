@@ -77,4 +77,5 @@ def references(run: Run) -> bool:
 def judged_reference(cid: str, name: str, temperature_c: float | None) -> Check:
     """A reference the device accepted (its own checks: light on every channel, tile still, port covered)."""
     return Check(cid, STEP, name, "result", temperature_c, "°C", None, True,
-                 "accepted by the device's reference checks" + (f" at {temperature_c:.2f} °C" if temperature_c else ""))
+                 "accepted by the device's reference checks"
+                 + (f" at {temperature_c:.2f} °C" if temperature_c else ""))

@@ -82,7 +82,8 @@ class Run:
         self.checks.append(check)
         verdict = {True: "PASS", False: "FAIL", None: "info"}[check.passed]
         value = "—" if check.value is None else f"{check.value:.4g} {check.unit}".strip()
-        self.log(f"  [{verdict}] {check.name} ({check.phase}): {value}  limit {check.limit.text if check.limit else '—'}"
+        limit = check.limit.text if check.limit else "—"
+        self.log(f"  [{verdict}] {check.name} ({check.phase}): {value}  limit {limit}"
                  + (f"  — {check.detail}" if check.detail and check.passed is not True else ""))
         return check
 

@@ -22,7 +22,7 @@ from firmware.config import load_config
 from firmware.config.model import read_trusted_issuers
 from firmware.runtime import DeviceRuntime
 from firmware.services import start_page
-from firmware.sim.samples import LibrarySource, SampleSource, SpectrumSource, parse_sample
+from firmware.sim.samples import SampleSource, SpectrumSource, parse_sample
 from firmware.web.security import PASSWORD_HASH_FILE
 
 from .transfer import ReferenceItem
@@ -142,4 +142,4 @@ def master_answers(master: SimUnit, items: list[ReferenceItem]) -> None:
         it.expected = rt.technician_scan(predict=True, trigger="master")["repeats"][0]["prediction"]
 
 
-__all__ = ["SimUnit", "SimBench", "reference_set", "master_answers", "LibrarySource"]
+__all__ = ["SimUnit", "SimBench", "reference_set", "master_answers"]
