@@ -3,8 +3,9 @@
 Both sides compute the same outputs (class scores, T², Q, class distances, one PLS quantity)
 for the same 61-point fpi spectra, measured alternately in one run so the ratio survives a
 noisy shared machine. The chain is fitted on simulated spectra (no data folder needed) with
-the shipped fpi model's shape: SNV + Savitzky–Golay, 20 PCA components, LDA, per-class
-distances, PLS. The shipped package's own graph is timed too when present.
+the shipped fpi model's shape (`FPI_QUICK`: Savitzky–Golay 2nd derivative → SNV, 30 PCA
+components, temperature-scaled LDA, per-class distances, PLS). The shipped package's own graph
+is timed too when present.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _chain():
     from firmware.optics import fpi_optics
     from host.calib.chain import SpectralChain
-    from host.calib.identify import Identifier
+    from host.calib.headdata import FPI_QUICK
     from host.calib.quantify import QuantityModel
     from host.calib.simulated import BANDS, simulate
 
@@ -33,7 +34,7 @@ def _chain():
         X.append(fpi_optics().measure(wl, v))
         y += [p] * len(v)
     X = np.vstack(X)
-    ident = Identifier(n_components=20).fit(X, np.array(y))
+    ident = FPI_QUICK.build().fit(X, np.array(y)).set_temperature(8.0)
     q = QuantityModel(n_components=6).fit(X, rng.uniform(0, 100, len(X)))
     return SpectralChain(ident, [("pp_wt_pct", q)]), X
 

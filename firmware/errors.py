@@ -121,3 +121,7 @@ class QualityRejection(PlastiNIRError, ValueError):
 
 class MessageError(PlastiNIRError, ValueError):
     """An MQTT payload (ack, birth, stats, event) breaks its schema in docs/MQTT.md."""
+
+
+class CertificateError(PlastiNIRError, ValueError):
+    """A calibration certificate breaks `plastinir.calibration/1`, does not verify, or is not for this unit."""

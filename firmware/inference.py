@@ -168,11 +168,14 @@ def decide(out: dict[str, np.ndarray], classes: list[str], degradable: dict[str,
             continue
         accept = np.flatnonzero((dist[i] <= class_limits) & (scores[i] >= min_score))
         if accept.size == 0:
-            near = int(np.argmin(dist[i] / class_limits))
-            preds.append(Prediction(
-                UNKNOWN, f"outside every class (nearest {classes[near]}: distance "
-                         f"{_fmt(dist[i, near])} > limit {_fmt(class_limits[near])})",
-                None, None, float(scores[i, top]), **base))
+            # the likeliest class names the cause: it is too far away, or nothing is likely enough
+            if scores[i, top] >= min_score:
+                why = (f"outside every class (nearest {classes[top]}: distance "
+                       f"{_fmt(dist[i, top])} > limit {_fmt(class_limits[top])})")
+            else:
+                why = (f"no class is likely enough (best {classes[top]}: score {scores[i, top]:.2f} "
+                       f"< {min_score:g})")
+            preds.append(Prediction(UNKNOWN, why, None, None, float(scores[i, top]), **base))
         elif accept.size == 1:
             c = classes[accept[0]]
             preds.append(Prediction(IDENTIFIED, None, c, degradable[c], float(scores[i, accept[0]]),

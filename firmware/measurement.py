@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: ``(head wavelengths (C,), reflectance (N, C), model) → (N, W)`` on the model's grid.
 GridMapper = Callable[[np.ndarray, np.ndarray, ActiveModel], np.ndarray]
+#: ``(head wavelengths (C,), reflectance (S, C)) → (S, C)``: the unit's calibration corrections.
+Correction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def saturation_issue(exc: AdcSaturation) -> QualityIssue:
@@ -104,7 +106,9 @@ class Measurement:
                  config: DeviceConfig, state: DeviceState, models: ModelSlot,
                  to_grid: GridMapper = resample_to_model, clock_synced: Callable[[], bool] = lambda: False,
                  calibration_id: Callable[[], str | None] = lambda: None,
-                 watchdog: Watchdog | None = None, clock: Callable[[], float] = time.time) -> None:
+                 watchdog: Watchdog | None = None, clock: Callable[[], float] = time.time,
+                 calibration_gate: Callable[[], str | None] = lambda: None,
+                 correct: Correction | None = None) -> None:
         self.head = head
         self.journal = journal
         self.identity = identity
@@ -115,6 +119,10 @@ class Measurement:
         self.to_grid = to_grid
         self.clock_synced = clock_synced
         self.calibration_id = calibration_id
+        #: The reason the unit's calibration forbids measuring (failing / past-due certificate …), or None.
+        self.calibration_gate = calibration_gate
+        #: The unit's corrections, applied to every reflectance before the quality checks and the model.
+        self.correct = correct
         self.watchdog = watchdog
         self.clock = clock
         self.references = ReferenceStore(journal)
@@ -132,20 +140,36 @@ class Measurement:
                            max_age_s=refs.white_max_age_s, max_temperature_change_c=refs.max_temperature_change_c,
                            now=self.clock())
 
+    @property
+    def head_lock(self) -> threading.Lock:
+        """Held around every use of the head (a calibration swapping the fpi table takes it too)."""
+        return self._head_lock
+
+    def readiness(self, temperature_c: float | None = None) -> tuple[State, str | None]:
+        """What the idle state should be: the calibration first (a technician must act), then the
+        white reference. Returns ``(ready | needs_calibration | needs_reference, reason)``."""
+        gate = self.calibration_gate()
+        if gate:
+            return State.NEEDS_CALIBRATION, gate
+        validity = self.white_validity(temperature_c)
+        return (State.READY, None) if validity.ok else (State.NEEDS_REFERENCE, validity.reason)
+
     def refresh(self) -> bool:
-        """Re-check the white reference while idle (from the loop): ``ready`` ⇄ ``needs_reference``.
+        """Re-check calibration and white reference while idle (from the loop): ``ready`` ⇄
+        ``needs_reference`` / ``needs_calibration``.
 
         Skips the check (returns False) while the head is in use.
         """
         if not self._head_lock.acquire(blocking=False):
             return False
         try:
-            if self.state.state not in (State.READY, State.RESULT, State.NEEDS_REFERENCE):
+            if self.state.state not in (State.READY, State.RESULT, State.NEEDS_REFERENCE, State.NEEDS_CALIBRATION):
                 return False
-            validity = self.white_validity()
+            state, reason = self.readiness()
         finally:
             self._head_lock.release()
-        return self.state.settle(validity.ok, validity.reason)
+        return self.state.settle(state == State.READY, reason,
+                                 state if state != State.READY else State.NEEDS_REFERENCE)
 
     def reference_status(self) -> dict[str, Any]:
         """White/dark reference summaries and validity, for the page and MQTT stats."""
@@ -195,13 +219,18 @@ class Measurement:
         return ref
 
     def _settle_after(self, refused: str | None) -> None:
-        """Leave ``referencing``/``self_test`` for ready or needs_reference, as the white reference allows."""
-        validity = self.white_validity()
-        if validity.ok:
+        """Leave ``referencing``/``self_test``/``calibrating`` for ready, needs_calibration or
+        needs_reference, as the calibration and the white reference allow."""
+        state, reason = self.readiness()
+        if state == State.READY:
             self.state.transition(State.READY)
         else:
-            reason = validity.reason if refused is None else f"{refused}; {validity.reason}"
-            self.state.transition(State.NEEDS_REFERENCE, reason)
+            self.state.transition(state, reason if refused is None else f"{refused}; {reason}")
+
+    def settle_after_activity(self, refused: str | None = None) -> None:
+        """For activities run outside this class (a technician's calibration scan): leave the
+        activity's state for what the calibration and the references allow."""
+        self._settle_after(refused)
 
     # --- self-test ----------------------------------------------------------------------------
 
@@ -258,6 +287,8 @@ class Measurement:
         t1 = time.perf_counter()
         refl = np.stack([reflectance(r, white, tile_reflectance=self.config.references.tile_reflectance,
                                      stray=stray) for r in readings])
+        if self.correct is not None:
+            refl = self.correct(readings[0].wavelengths_nm, refl)
         issue = assess(readings, refl, saturation_fraction=cfg.saturation_fraction,
                        scan_agreement=cfg.scan_agreement, empty_max_reflectance=cfg.empty_max_reflectance,
                        dark_max_reflectance=cfg.dark_max_reflectance)
@@ -279,6 +310,10 @@ class Measurement:
         t_start = time.perf_counter()
         with self.state.activity(State.MEASURING, trigger), self._head_lock:
             try:
+                gate = self.calibration_gate()
+                if gate:
+                    self.state.transition(State.NEEDS_CALIBRATION, gate)
+                    raise NotReady(gate)
                 temperature = self.head.read_temperature_c()
                 validity = self.white_validity(temperature)
                 if not validity.ok:

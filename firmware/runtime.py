@@ -38,6 +38,7 @@ from .lock import HardwareLock
 from .measurement import Measurement, resample_to_model
 from .model_slot import ModelSlot
 from .model_store import ModelStore
+from .runtime_calibration import RuntimeCalibration
 from .runtime_models import RuntimeModels
 from .selftest import run_selftest
 from .state import BUSY, IDLE, DeviceState, State
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 RESTART_SECTIONS = ("unit", "hardware", "head", "sim", "http", "mqtt", "runtime")
 
 
-class DeviceRuntime(RuntimeModels):
+class DeviceRuntime(RuntimeModels, RuntimeCalibration):
     """The composition root; see the module docstring.
 
     ``backend`` is the ``--sim`` choice (``"sim"``) or None (config / ``PLASTINIR_BACKEND``);
@@ -94,14 +95,16 @@ class DeviceRuntime(RuntimeModels):
         self.last_self_test: dict[str, Any] | None = None
         #: ``() -> {state, broker, since, last_puback, detail}``; the MQTT link replaces it.
         self.link_status: Callable[[], dict[str, Any] | None] = lambda: None
-        #: ``() -> certificate dict | None``; the unit calibration (issue 7) replaces it.
+        #: ``() -> certificate dict | None``: the certificate in force (`firmware.runtime_calibration`).
         self.calibration: Callable[[], dict[str, Any] | None] = lambda: None
         self._install_lock = threading.Lock()
         self._closed = False
+        self._init_calibration()
         self.measurement = Measurement(
             head=self.head, journal=self.journal, identity=self.identity, boot=self.boot_info, config=config,
             state=self.state, models=self.models, to_grid=resample_to_model, clock_synced=self.clock_synced,
-            calibration_id=self.calibration_id, watchdog=self.watchdog)
+            calibration_id=self.calibration_id, watchdog=self.watchdog,
+            calibration_gate=self._calibration_gate, correct=self._correct_reflectance)
 
     # --- boot ---------------------------------------------------------------------------------
 
@@ -134,6 +137,7 @@ class DeviceRuntime(RuntimeModels):
         self.board = board
         self.head.attach(head)
         self.hardware_generation += 1
+        self._apply_corrections_to_head()
 
     def _close_hardware(self, reason: str) -> None:
         head, board = self.head.detach(reason), self.board

@@ -91,6 +91,12 @@ def start_page(runtime: Any) -> Service | None:
                           clock_synced=runtime.clock_synced)
     port.install_model = runtime.install_model
     port.self_test = lambda: runtime.self_test(trigger="page")
+    # the technician's calibration tool (nir-host calibrate-unit) over /api/technician/…
+    port.technician_scan = lambda **kw: runtime.technician_scan(**kw, trigger="technician")
+    port.calibration_session = lambda action, corrections=None: runtime.calibration_session(
+        action, corrections, trigger="technician")
+    port.install_calibration = lambda cert: runtime.install_calibration(cert, trigger="technician")
+    port.calibration_status = runtime.calibration_status
     server = PageServer(create_app(runtime.config, runtime=port), http)
     server.start()
     return Started("status page", server.url, server.stop)

@@ -2,11 +2,16 @@
 
     booting → self_test → needs_reference ⇄ referencing → ready → measuring → result
                               ↑________________________________|          ↘ fault
+              needs_calibration ⇄ calibrating (technician scans of standards)
 
 Every state but ``ready`` and ``result`` carries a reason a person can act on ("white
 reference needed: it is 9.1 h old (limit 8.0 h)", "fault: DRDY timeout on /dev/spidev0.0").
 ``referencing`` (taking a dark or white reference) is a state of its own because it uses the
-hardware exactly like a measurement and must refuse triggers the same way.
+hardware exactly like a measurement and must refuse triggers the same way; so is ``calibrating``
+(a technician scanning a calibration standard). ``needs_calibration`` is the idle state of a unit
+that may not measure because of its calibration (certificate failing, past due, required but
+missing, or a calibration in progress); like ``needs_reference`` it carries the reason and still
+allows references, self-tests and calibration scans.
 
 Triggers come from the button, the CLI, the page and MQTT, on different threads. `begin` checks
 and enters ``measuring``/``referencing`` atomically under one lock, so two triggers can never
@@ -37,32 +42,46 @@ class State(str, enum.Enum):
     MEASURING = "measuring"
     RESULT = "result"
     FAULT = "fault"
+    NEEDS_CALIBRATION = "needs_calibration"
+    CALIBRATING = "calibrating"
 
 
 S = State
 #: Allowed transitions. A state may also be re-entered to update its reason.
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.BOOTING: frozenset({S.SELF_TEST, S.FAULT}),
-    S.SELF_TEST: frozenset({S.NEEDS_REFERENCE, S.READY, S.FAULT}),
-    S.NEEDS_REFERENCE: frozenset({S.REFERENCING, S.READY, S.SELF_TEST, S.FAULT}),
-    S.READY: frozenset({S.MEASURING, S.REFERENCING, S.NEEDS_REFERENCE, S.SELF_TEST, S.FAULT}),
-    S.REFERENCING: frozenset({S.READY, S.NEEDS_REFERENCE, S.FAULT}),
-    S.MEASURING: frozenset({S.RESULT, S.NEEDS_REFERENCE, S.READY, S.FAULT}),
-    S.RESULT: frozenset({S.MEASURING, S.REFERENCING, S.READY, S.NEEDS_REFERENCE, S.SELF_TEST, S.FAULT}),
+    S.SELF_TEST: frozenset({S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.READY, S.FAULT}),
+    S.NEEDS_REFERENCE: frozenset({S.REFERENCING, S.CALIBRATING, S.READY, S.NEEDS_CALIBRATION, S.SELF_TEST,
+                                  S.FAULT}),
+    S.READY: frozenset({S.MEASURING, S.REFERENCING, S.CALIBRATING, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION,
+                        S.SELF_TEST, S.FAULT}),
+    S.REFERENCING: frozenset({S.READY, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.FAULT}),
+    S.MEASURING: frozenset({S.RESULT, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.READY, S.FAULT}),
+    S.RESULT: frozenset({S.MEASURING, S.REFERENCING, S.CALIBRATING, S.READY, S.NEEDS_REFERENCE,
+                         S.NEEDS_CALIBRATION, S.SELF_TEST, S.FAULT}),
     S.FAULT: frozenset({S.SELF_TEST}),
+    S.NEEDS_CALIBRATION: frozenset({S.REFERENCING, S.CALIBRATING, S.READY, S.NEEDS_REFERENCE, S.SELF_TEST,
+                                    S.FAULT}),
+    S.CALIBRATING: frozenset({S.READY, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.FAULT}),
 }
 #: States that use the hardware; a trigger in one of them is refused as busy.
-BUSY = frozenset({S.MEASURING, S.REFERENCING, S.SELF_TEST})
+BUSY = frozenset({S.MEASURING, S.REFERENCING, S.SELF_TEST, S.CALIBRATING})
 #: States a measurement may start from.
 CAN_MEASURE = frozenset({S.READY, S.RESULT})
 #: States a reference may be taken from.
-CAN_REFERENCE = frozenset({S.READY, S.RESULT, S.NEEDS_REFERENCE})
+CAN_REFERENCE = frozenset({S.READY, S.RESULT, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION})
 #: States a self-test may be started from (it is also the way out of a fault).
-CAN_SELF_TEST = frozenset({S.BOOTING, S.READY, S.RESULT, S.NEEDS_REFERENCE, S.FAULT})
-#: States in which nothing uses the hardware and the reference status decides ready or not.
-IDLE = frozenset({S.READY, S.RESULT, S.NEEDS_REFERENCE})
+CAN_SELF_TEST = frozenset({S.BOOTING, S.READY, S.RESULT, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.FAULT})
+#: States a technician's calibration scan may start from: a unit refused for its calibration must
+#: still scan the standards that recalibrate it.
+CAN_CALIBRATE = frozenset({S.READY, S.RESULT, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION})
+#: States in which nothing uses the hardware and the reference and calibration status decide
+#: ready or not.
+IDLE = frozenset({S.READY, S.RESULT, S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION})
+#: Idle states that refuse measuring, with the reason.
+BLOCKED = frozenset({S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION})
 #: States whose reason must be given (the user needs to know why the device is not ready).
-NEEDS_REASON = frozenset({S.NEEDS_REFERENCE, S.FAULT})
+NEEDS_REASON = frozenset({S.NEEDS_REFERENCE, S.NEEDS_CALIBRATION, S.FAULT})
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -160,7 +179,8 @@ class DeviceState:
         Raises `DeviceBusy` while the hardware is in use, `NotReady` with the reason otherwise.
         """
         activity = State(activity)
-        allowed = {S.MEASURING: CAN_MEASURE, S.REFERENCING: CAN_REFERENCE, S.SELF_TEST: CAN_SELF_TEST}.get(activity)
+        allowed = {S.MEASURING: CAN_MEASURE, S.REFERENCING: CAN_REFERENCE, S.SELF_TEST: CAN_SELF_TEST,
+                   S.CALIBRATING: CAN_CALIBRATE}.get(activity)
         if allowed is None:
             raise ValueError(f"{activity.value} is not an activity that can be triggered")
         with self._lock:
@@ -194,25 +214,29 @@ class DeviceState:
             if self._state == activity:
                 raise InvalidTransition(f"{activity.value} ended without choosing the next state")
 
-    def settle(self, ok: bool, reason: str | None = None) -> bool:
-        """From an idle state only: ``needs_reference`` (with ``reason``) unless ``ok``, else ready.
+    def settle(self, ok: bool, reason: str | None = None, blocked: State = S.NEEDS_REFERENCE) -> bool:
+        """From an idle state only: ``blocked`` (``needs_reference`` or ``needs_calibration``, with
+        ``reason``) unless ``ok``, else ready.
 
         ``result`` stays ``result`` while the references are fine (the page keeps showing the
         last verdict). Does nothing while busy or in fault, so a periodic check can never
         interrupt a measurement. Returns whether the state changed.
         """
+        blocked = State(blocked)
+        if blocked not in BLOCKED:
+            raise ValueError(f"{blocked.value} is not a state that blocks measuring")
         with self._lock:
             if self._state not in IDLE:
                 return False
             if ok:
-                if self._state != S.NEEDS_REFERENCE:
+                if self._state not in BLOCKED:
                     return False
                 self._set(S.READY, None, None)
             else:
-                if self._state == S.NEEDS_REFERENCE and self._reason == reason:
+                if self._state == blocked and self._reason == reason:
                     return False
-                self._check(S.NEEDS_REFERENCE, reason)
-                self._set(S.NEEDS_REFERENCE, reason, None)
+                self._check(blocked, reason)
+                self._set(blocked, reason, None)
             snap = self.snapshot()
         self._notify(snap)
         return True

@@ -23,9 +23,10 @@ FAST = {"resend_after_s": 1.0, "reconnect_min_s": 0.05, "reconnect_max_s": 0.5, 
 
 
 def unit_with_link(state_dir: Path, broker_url: str, *, start_link: bool = True, reference: bool = True,
-                   **mqtt: Any) -> tuple[DeviceRuntime, MqttLink | None]:
-    """A started simulated unit (white reference taken) and its started link."""
-    rt = make_runtime(state_dir, {"mqtt": {"broker": broker_url, **FAST, **mqtt}})
+                   sections: dict | None = None, **mqtt: Any) -> tuple[DeviceRuntime, MqttLink | None]:
+    """A started simulated unit (white reference taken) and its started link; ``sections`` are
+    other config sections, ``mqtt`` the link's settings over `FAST`."""
+    rt = make_runtime(state_dir, {**(sections or {}), "mqtt": {"broker": broker_url, **FAST, **mqtt}})
     if reference:
         white_reference(rt)
     link = MqttLink(rt).start() if start_link else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from calibration_support import certificate as signed_certificate
 from conftest import register_unit, unsigned_record
 from firmware.ack import parse_ack
-from firmware.contracts import CERTIFICATE_SCHEMA, EVENT_SCHEMA, STATS_SCHEMA
+from firmware.contracts import EVENT_SCHEMA, STATS_SCHEMA
 from firmware.record import sign_record
 from firmware.signing import generate_key, public_key_b64, unit_id_for
 from host.bureau.migrations import open_database
@@ -98,7 +99,7 @@ def test_health_topics_fill_units_events_and_calibrations(broker, db_url, unit_k
              "lamp_hours": 12.3, "disk_free_bytes": 10**9, "clock_synced": True}
     event = {"schema": EVENT_SCHEMA, "unit": unit_id, "time": "2026-11-27T08:02:00.000Z", "kind": "fault",
              "severity": "error", "code": "drdy-timeout", "message": "DRDY timeout after 0.5 s", "detail": {"pin": 17}}
-    certificate = json.dumps({"schema": CERTIFICATE_SCHEMA, "unit": unit_id, "calibration_id": "CAL-7", "pass": True})
+    certificate = json.dumps(signed_certificate(unit_id, generate_key(), cid="CAL-7"))
     try:
         unit.publish_raw("birth", json.dumps(birth))
         unit.publish_raw("status", "online")

@@ -25,6 +25,16 @@ def test_unknown_outside_every_class_names_the_nearest():
     assert "nearest PLA" in p.reason and "3.5 > limit 3" in p.reason
 
 
+def test_unknown_names_the_likeliest_class_or_the_missing_score():
+    # HDPE is near enough (1.0 <= 2) but unlikely; PLA, the likeliest, is too far: name PLA
+    p = decide(out([0.1, 0.2, 0.7], [1.0, 4.0, 3.5]), CLASSES, DEGR, LIMITS)[0]
+    assert p.verdict == "unknown" and "nearest PLA: distance 3.5 > limit 3" in p.reason
+    # every class near enough, none likely enough (a three-way split under min_score 0.4)
+    limits = {**LIMITS, "min_score": 0.4}
+    p = decide(out([0.33, 0.32, 0.35], [1.0, 1.0, 1.0]), CLASSES, DEGR, limits)[0]
+    assert p.verdict == "unknown" and p.reason == "no class is likely enough (best PLA: score 0.35 < 0.4)"
+
+
 def test_unknown_when_q_or_t2_over_limit():
     p = decide(out([0.0, 0.0, 1.0], [1.0, 1.0, 1.0], q=5.0), CLASSES, DEGR, LIMITS)[0]
     assert p.verdict == "unknown" and "Q 5 > limit 1" in p.reason

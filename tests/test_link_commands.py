@@ -137,10 +137,34 @@ def test_reload_command_applies_the_changed_config(tmp_path, broker):
         stop_all(link, rt)
 
 
-def test_calibration_and_malformed_commands(unit):
+def test_calibration_command_installs_a_signed_certificate_and_publishes_it(tmp_path, broker):
+    from calibration_support import certificate
+    from firmware.signing import generate_key, public_key_b64
+    tech, stranger = generate_key(), generate_key()
+    rt, link = unit_with_link(tmp_path / "unit", broker.url,
+                              sections={"calibration": {"trusted_keys": [public_key_b64(tech)]}})
+    req = Requester(broker.url, rt.identity.unit)
+    try:
+        assert connected(link)
+        retained = subscribe(req.client, f"plastinir/{rt.identity.unit}/calibration")
+        births = subscribe(req.client, f"plastinir/{rt.identity.unit}/birth")
+        refused = req.call("calibration", {"certificate": certificate(rt.identity.unit, stranger, cid="cal-x")})
+        assert not refused["ok"] and "a key this unit does not trust" in refused["error"]
+        assert rt.calibration_id() is None
+        assert not req.call("calibration", {"certificate": "not a document"})["ok"]
+        doc = req.call("calibration", {"certificate": certificate(rt.identity.unit, tech, cid="cal-mq-1")})
+        assert doc["ok"], doc["error"]
+        assert doc["result"]["state"] == "ready" and rt.calibration_id() == "cal-mq-1"
+        assert retained.wait_for(lambda msgs: any(json.loads(m.payload).get("calibration_id") == "cal-mq-1"
+                                                  for m in msgs), 5)
+        assert births.wait_for(lambda msgs: json.loads(msgs[-1].payload)["calibration_id"] == "cal-mq-1", 5)
+    finally:
+        req.close()
+        stop_all(link, rt)
+
+
+def test_malformed_commands(unit):
     rt, link, req = unit
-    cal = req.call("calibration", {"certificate": {"schema": "plastinir.calibration/1", "calibration_id": "C-1"}})
-    assert not cal["ok"] and "not supported by this firmware" in cal["error"]
     cases = [("measure", b"{not json", "not JSON"),
              ("measure", b'{"schema": "plastinir.cmd/9", "args": {}}', "schema"),
              ("measure", b'[1, 2]', "JSON object"),

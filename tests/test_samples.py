@@ -114,15 +114,15 @@ def test_unknown_specs_list_what_exists():
 def test_registering_a_new_source(monkeypatch):
     monkeypatch.setattr("firmware.sim.samples.SOURCES", dict(SOURCES))
 
-    @register_source("grey", help="grey:PCT  certified grey standard", takes_argument=True)
+    @register_source("ceramic", help="ceramic:PCT  ceramic tile", takes_argument=True)
     def _grey(arg, package):
-        return FlatSource(f"grey:{arg}", float(arg) / 100)
+        return FlatSource(f"ceramic:{arg}", float(arg) / 100)
 
-    assert parse_sample("GREY:40").draw(np.random.default_rng(0)).at([1600])[0] == pytest.approx(0.4)
-    with pytest.raises(SampleSourceError, match="needs an argument: grey:PCT"):
-        parse_sample("grey")
+    assert parse_sample("CERAMIC:40").draw(np.random.default_rng(0)).at([1600])[0] == pytest.approx(0.4)
+    with pytest.raises(SampleSourceError, match="needs an argument: ceramic:PCT"):
+        parse_sample("ceramic")
     with pytest.raises(ValueError, match="registered twice"):
-        register_source("grey", help="again")(_grey)
+        register_source("ceramic", help="again")(_grey)
 
 
 def test_motion_must_be_a_fraction():

@@ -68,7 +68,8 @@ def test_fpi_scores_real_data_at_least_as_well_as_its_cv(fpi, avantes):
     cv = fpi.package.manifest["metrics"]["identification"]["accuracy"]
     # the training items themselves (in-sample) must score no worse than held-out items did
     assert acc >= cv
-    assert 0.9 <= cv <= 1.0
+    # nested grouped CV of the shipped chain gives 0.971 (the first shipped chain: 0.951)
+    assert 0.96 <= cv <= 1.0
 
 
 @pytest.mark.data
@@ -86,7 +87,8 @@ def test_verdict_nearly_invariant_to_3nm_shift(fpi, avantes, shift):
     base = [(p.verdict, p.class_) for p in fpi.predict(X)]
     moved = fpi_optics().measure(t.wavelengths_nm, t.values, wavelength_shift_nm=shift)
     changed = sum(x != y for x, y in zip(base, [(p.verdict, p.class_) for p in fpi.predict(moved)]))
-    # measured on the shipped model: 4–5 of 513 spectra change (borderline items); allow 2 %
+    # measured on the shipped model: 4 (−3 nm) and 6 (+3 nm) of 513 spectra change, nearly all of
+    # them black carbon-fibre prints and materials never trained on; allow 2 %
     assert changed <= 0.02 * len(base)
 
 
@@ -109,6 +111,31 @@ def test_led8_scores_real_readings(trusted, data_dir):
     preds = np.array(m.predict(t.values[known]), dtype=object)
     acc = np.mean([p.verdict == "identified" and p.class_ == lab for p, lab in zip(preds, t.labels[known])])
     assert acc >= m.package.manifest["metrics"]["identification"]["accuracy"]
+
+
+def test_fpi_manifest_reports_the_nested_cv_and_its_robustness():
+    m = json.loads((FPI / "manifest.json").read_text())
+    ident = m["metrics"]["identification"]
+    assert "nominal wavelength axis" in ident["validation"] and "inner grouped CV" in ident["validation"]
+    sel = ident["selection"]
+    assert sel["final"]["chosen"] in sel["candidates"] and len(sel["chosen_per_fold"]) == ident["n_folds"]
+    assert ("then SNV" in m["preprocessing"]) == sel["final"]["chosen"].startswith("sg")
+    assert f"{sel['final']['temperature']:.4g}"[:4] in m["classifier"]
+    # SNV after the derivative makes R -> a·R + b exactly invisible to the model: no verdict may change
+    assert ident["robustness"]["gain_offset"]["verdict_changed_rate"] == 0.0
+    assert ident["robustness"]["shift"]["verdict_changed_rate"] <= 0.03
+    # black items: the chain figure is the quality checks plus the model, and says so
+    dark = ident["dark_abstention"]
+    assert ident["dark_abstention_rate"] == dark["chain_abstention_rate"]
+    assert dark["n_rows"] == ident["n_black_rows"] and "quality checks" in dark["definition"]
+    # the shipped policy is one row of the trade-off table and reproduces the headline
+    row = [r for r in ident["limit_tradeoff"] if r["class_quantile"] == 0.99 and r["margin"] == 1.5
+           and r["global_margin"] == 1.5]
+    assert len(row) == 1 and row[0]["accuracy"] == ident["accuracy"]
+    assert row[0]["false_rejection_rate"] == ident["false_rejection_rate"]
+    # the suspect-label figure is separate and never replaces the headline
+    assert ident["without_suspect_labels"]["excluded_items"] and ident["accuracy"] != \
+        ident["without_suspect_labels"]["accuracy"]
 
 
 def test_manifest_metrics_are_json_numbers():

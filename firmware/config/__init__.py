@@ -28,6 +28,7 @@ from .model import ModelSection
 from .references import ReferencesSection
 from .mqtt import MqttSection
 from .runtime import RuntimeSection
+from .calibration import CalibrationSection
 
 ENV_CONFIG = "PLASTINIR_CONFIG"
 
@@ -53,6 +54,8 @@ class DeviceConfig(Section):
     mqtt: MqttSection = Field(default_factory=MqttSection, description="The broker of the MQTT link.")
     runtime: RuntimeSection = Field(default_factory=RuntimeSection,
                                     description="The acquisition loop: trigger button, periodic checks, watchdog.")
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection,
+                                            description="Calibration certificate: required or not, trusted technicians.")
 
 
 def _lookup(data: Any, loc: tuple) -> Any:

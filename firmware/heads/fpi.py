@@ -33,19 +33,12 @@ OPERATING_C = (0.0, 45.0)
 class FpiHead(BoardHead):
     def __init__(self, *, board: "Board", settings: "FpiSection", table: FpiTable) -> None:
         super().__init__(board=board, settings=settings)
-        self.table = table
         self._grid = optics.fpi_grid(settings.start_nm, settings.stop_nm, settings.step_nm)
-        lo, hi = table.range_nm
-        if self._grid[0] < lo - 1e-9 or self._grid[-1] > hi + 1e-9:
-            raise ConfigError(f"head.fpi sweep {self._grid[0]:g}–{self._grid[-1]:g} nm is outside the unit table "
-                              f"{table.source}'s range {lo:g}–{hi:g} nm")
         self.max_tuning_v = board.dac.vref_v * 65535 / 65536 * settings.hv_gain
-        for temp in OPERATING_C:
-            volts = table.voltage(self._grid, temp)
-            if volts.max() > self.max_tuning_v or volts.min() < 0:
-                raise ConfigError(f"{table.source}: the sweep needs {volts.min():.2f}–{volts.max():.2f} V at "
-                                  f"{temp:g} °C but DAC A × hv_gain {settings.hv_gain:g} reaches 0–"
-                                  f"{self.max_tuning_v:.2f} V")
+        self._check_table(table)
+        #: The table from config (the sensor's own); `use_table` may put a corrected one in service.
+        self.base_table = table
+        self.table = table
         self.lamp_pin = board.hardware.lamp_pin
         board.gpio.setup_output(self.lamp_pin, initial=LOW)
         # the lamp may have been on before this process started: wait a full cool-down first
@@ -59,6 +52,24 @@ class FpiHead(BoardHead):
     @property
     def wavelengths_nm(self) -> np.ndarray:
         return self._grid.copy()
+
+    def _check_table(self, table: FpiTable) -> None:
+        lo, hi = table.range_nm
+        if self._grid[0] < lo - 1e-9 or self._grid[-1] > hi + 1e-9:
+            raise ConfigError(f"head.fpi sweep {self._grid[0]:g}–{self._grid[-1]:g} nm is outside the unit table "
+                              f"{table.source}'s range {lo:g}–{hi:g} nm")
+        for temp in OPERATING_C:
+            volts = table.voltage(self._grid, temp)
+            if volts.max() > self.max_tuning_v or volts.min() < 0:
+                raise ConfigError(f"{table.source}: the sweep needs {volts.min():.2f}–{volts.max():.2f} V at "
+                                  f"{temp:g} °C but DAC A × hv_gain {self.settings.hv_gain:g} reaches 0–"
+                                  f"{self.max_tuning_v:.2f} V")
+
+    def use_table(self, table: FpiTable) -> None:
+        """Tune with ``table`` from the next reading on (a calibration's corrected coefficient table);
+        `ConfigError` if the sweep cannot be driven with it, and the table in service stays."""
+        self._check_table(table)
+        self.table = table
 
     # --- pieces of the sequence ----------------------------------------------------------------
 

@@ -161,10 +161,10 @@ class CommandWorker:
         if not isinstance(certificate, dict):
             raise MessageError("calibration: args.certificate (a plastinir.calibration/1 document) is missing")
         install = getattr(self.runtime, "install_calibration", None)
-        if not callable(install):
+        if not callable(install):  # a runtime without certificate storage (issue 7)
             raise MessageError("calibration: not supported by this firmware (it cannot store calibration "
-                               "certificates yet: no runtime.install_calibration)")
-        return install(certificate)
+                               "certificates: no runtime.install_calibration)")
+        return install(certificate, trigger="mqtt")   # refused → CertificateError with the cause
 
     def _reload(self, args: dict[str, Any]) -> dict[str, Any]:
         _only(args, (), "reload")

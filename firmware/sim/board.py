@@ -14,6 +14,8 @@ The public handle (what tests, the runtime and the calibration tools use):
     faults from ``firmware.sim.faults.FAULTS``.
 ``set_temperature(celsius)`` / ``set_drift(c_per_min)`` / ``temperature_c``
     the head's and the ambient temperature.
+``set_noise_scale(scale)`` / ``noise_scale``
+    every noise source × scale (a noisy detector for calibration tests; 1 = as built).
 ``wavelength_error_nm``, ``gain_error``
     the unit's errors (from config ``sim.*``).
 ``clock``
@@ -57,6 +59,7 @@ class SimBoard:
         adc_seed, optics_seed, env_seed, sample_seed, board_seed = seeds.spawn(5)
         self.rng = np.random.default_rng(sample_seed)
         self._noise = np.random.default_rng(board_seed)
+        self._noise_scale = sc.noise_scale
         self.clock = SimClock(time_scale=sc.time_scale)
         self.gpio = SimGpio(self.clock)
         self.bus = SimSpiBus(gpio=self.gpio, clock=self.clock, bus=hw.spi_bus, device=hw.spi_device,
@@ -102,7 +105,7 @@ class SimBoard:
             return 0.0
         if ain == hw.detector_ain:
             return self.detector.voltage(t, bandwidth_hz)
-        noise = _SLOW_INPUT_NOISE_V * self.config.sim.noise_scale * float(self._noise.standard_normal())
+        noise = _SLOW_INPUT_NOISE_V * self._noise_scale * float(self._noise.standard_normal())
         if ain == hw.thermistor_ain:
             return self.thermistor_v(self.env.temperature_c(t)) + noise
         if ain == hw.loopback_ain:
@@ -134,6 +137,17 @@ class SimBoard:
 
     def set_drift(self, c_per_min: float) -> None:
         self.env.set_drift(c_per_min, self.clock.monotonic())
+
+    @property
+    def noise_scale(self) -> float:
+        return self._noise_scale
+
+    def set_noise_scale(self, scale: float) -> None:
+        """Multiply every noise source by ``scale`` from now on (a failing or repaired detector)."""
+        if not 0.0 <= scale <= 1000.0:
+            raise ValueError(f"noise scale {scale}: must be 0–1000")
+        self._noise_scale = float(scale)
+        self.detector.noise_scale = float(scale)
 
     def place(self, source: SampleSource | str, motion: float = 0.0, *, package: Any = None) -> SampleSpectrum:
         """Put a new item of ``source`` on the port; returns the drawn item (reflectance fractions)."""

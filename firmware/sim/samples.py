@@ -355,3 +355,7 @@ class Placement:
     item: SampleSpectrum
     motion: float = 0.0
     extra: dict = field(default_factory=dict)
+
+
+# Calibration standards (grey tiles, light trap, wavelength standards) register themselves here.
+from . import standards as _standards  # noqa: E402,F401  (import for its registrations)

@@ -118,9 +118,9 @@ def create_app(config: DeviceConfig | None = None, *, runtime: DevicePort | None
         limiter=LoginLimiter(http.login_max_failures, http.login_window_s),
         tally=ResultTally(port.journal))
 
-    from . import filters, views_auth, views_device, views_history, views_now, views_tech
+    from . import filters, views_auth, views_device, views_history, views_now, views_tech, views_techapi
     filters.register(app)
-    for bp in (views_now.bp, views_history.bp, views_device.bp, views_tech.bp, views_auth.bp):
+    for bp in (views_now.bp, views_history.bp, views_device.bp, views_tech.bp, views_auth.bp, views_techapi.bp):
         app.register_blueprint(bp)
 
     @app.context_processor
@@ -132,7 +132,8 @@ def create_app(config: DeviceConfig | None = None, *, runtime: DevicePort | None
     @app.before_request
     def _read_access():
         """With ``public_read = false`` every page but login and static files needs the login."""
-        if context().http.public_read or request.endpoint in ("auth.login", "auth.login_post", "static", None):
+        open_endpoints = ("auth.login", "auth.login_post", "techapi.login", "static", None)
+        if context().http.public_read or request.endpoint in open_endpoints:
             return None
         return None if logged_in() else deny_anonymous()
 

@@ -13,6 +13,7 @@ STATE_WORDS = {
     "booting": "Starting", "self_test": "Self-test running", "needs_reference": "Needs a white reference",
     "ready": "Ready to measure", "referencing": "Taking a reference", "measuring": "Measuring",
     "result": "Ready (last result below)", "fault": "Fault", "offline": "Not running",
+    "needs_calibration": "Needs calibration", "calibrating": "Calibration scan",
 }
 
 

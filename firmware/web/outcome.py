@@ -7,8 +7,8 @@ so a script can tell "try later" (409) from "fix the input" (400/422) from "the 
 """
 from __future__ import annotations
 
-from ..errors import (DeviceBusy, HardwareError, JournalError, ModelPackageError, NotReady, PlastiNIRError,
-                      QualityRejection, RecordError)
+from ..errors import (CertificateError, DeviceBusy, HardwareError, JournalError, ModelPackageError, NotReady,
+                      PlastiNIRError, QualityRejection, RecordError)
 from .forms import FormError
 
 #: (exception class, status, what the page prefixes the message with)
@@ -19,6 +19,7 @@ STATUSES: tuple[tuple[type[BaseException], int, str], ...] = (
     (NotReady, 409, "Refused"),
     (QualityRejection, 422, "Reading refused"),
     (ModelPackageError, 422, "Package refused"),
+    (CertificateError, 422, "Certificate refused"),
     (HardwareError, 503, "Hardware fault"),
     (JournalError, 500, "Storage problem"),
     (PlastiNIRError, 500, "Failed"),

@@ -162,6 +162,21 @@ class DevicePort(Protocol):
         """Run the board and head self-test; returns its report. A failure raises and leaves the
         device in ``fault`` with the cause (the state's reason)."""
 
+    def technician_scan(self, **kwargs: Any) -> dict[str, Any]:
+        """A technician's scan of a calibration standard (``scans, repeats, interval_s, predict``):
+        figures only, nothing journaled (`firmware.calibration.scan`). Why: ``nir-host
+        calibrate-unit`` measures standards through the page's API."""
+
+    def calibration_session(self, action: str, corrections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``begin`` / ``trial`` (unsigned trial corrections) / ``abort`` a calibration session."""
+
+    def install_calibration(self, certificate: Mapping[str, Any]) -> dict[str, Any]:
+        """Verify and install a signed ``plastinir.calibration/1`` certificate; `CertificateError`
+        names the cause of a refusal."""
+
+    def calibration_status(self) -> dict[str, Any]:
+        """Certificate summary, session, corrections in force, the unit's id, head, grid and serial."""
+
     def install_model(self, path: Path) -> dict[str, Any]:
         """Verify the package at ``path`` (a .zip) completely, keep it, and put it in service atomically.
 

@@ -67,7 +67,8 @@ def _band(entry: Any) -> dict[str, list[float]] | None:
 
 
 def certificate_summary(cert: Mapping[str, Any] | None, today: date | None = None) -> dict[str, Any] | None:
-    """``{id, due, overdue}`` from a certificate, whichever of the known key spellings it uses."""
+    """``{id, due, overdue, passed, failed_checks}`` from a certificate, whichever of the known key
+    spellings it uses (``passed``/``failed_checks`` are None where the document has none)."""
     if not cert:
         return None
     cid = next((cert[k] for k in CERT_ID_KEYS if cert.get(k)), None)
@@ -78,7 +79,10 @@ def certificate_summary(cert: Mapping[str, Any] | None, today: date | None = Non
             overdue = date.fromisoformat(due[:10]) < (today or datetime.now(timezone.utc).date())
         except ValueError:
             overdue = None
-    return {"id": cid, "due": due, "overdue": overdue}
+    failed = cert.get("failed_checks")
+    return {"id": cid, "due": due, "overdue": overdue,
+            "passed": cert.get("passed") if isinstance(cert.get("passed"), bool) else None,
+            "failed_checks": list(failed) if isinstance(failed, list) else None}
 
 
 def _call(fn: Provider, what: str) -> Any:
@@ -267,6 +271,21 @@ class RuntimeAdapter:
                     f"model {active.name} {active.version} installed from the status page",
                     {"installed": active.summary(), "replaced": replaced, "stored_as": stored.name})
         return {"installed": self.model_info(), "replaced": replaced, "stored_as": str(stored)}
+
+    # --- calibration (the technician's tool, issue 7): the runtime's own methods are put in by
+    # `firmware.services.start_page`; a page without a runtime refuses them. -------------------
+
+    def technician_scan(self, **kwargs: Any) -> dict[str, Any]:
+        raise NotReady(f"calibration scans are {NOT_HERE}")
+
+    def calibration_session(self, action: str, corrections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        raise NotReady(f"calibration sessions are {NOT_HERE}")
+
+    def install_calibration(self, certificate: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotReady(f"installing a calibration certificate is {NOT_HERE}")
+
+    def calibration_status(self) -> dict[str, Any]:
+        raise NotReady(f"the calibration status is {NOT_HERE}")
 
     def _event(self, kind: str, severity: str, code: str, message: str, detail: dict) -> None:
         add = getattr(self.journal, "add_event", None)

@@ -142,6 +142,11 @@ class IngestSettings(Section):
     key_cache_ttl_s: float = Field(default=60.0, ge=0,
                                    description="How long a registered key is trusted from memory before the "
                                                "database is asked again.")
+    trusted_technicians: Optional[list[str]] = Field(
+        default=None,
+        description="Base64 Ed25519 keys of the technicians whose calibration certificates are stored. Unset: "
+                    "any certificate whose signature verifies against the key it names (tampering is still "
+                    "caught; who may certify is then not).")
 
     @model_validator(mode="after")
     def _consistent(self) -> "IngestSettings":

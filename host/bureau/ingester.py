@@ -80,7 +80,7 @@ class Ingester:
         self._last_stats_log = time.monotonic()
         self.keys = KeyCache(ttl_s=ing.key_cache_ttl_s)
         self.parser = Parser(config.prefix, self.keys, max_payload_bytes=ing.max_payload_bytes,
-                             trust_on_first_use=ing.trust_on_first_use)
+                             trust_on_first_use=ing.trust_on_first_use, trusted_technicians=ing.trusted_technicians)
         self.pipeline = Pipeline(config.db, self.parser, self.keys, ing, self._counters, self._acknowledge,
                                  self._housekeeping)
         self.client: mqtt.Client | None = None

@@ -21,7 +21,8 @@ from typing import Annotated, Any, Callable, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware.contracts import BIRTH_SCHEMA, CERTIFICATE_SCHEMA, EVENT_KINDS, EVENT_SCHEMA, STATS_SCHEMA
-from firmware.errors import RecordError, SignatureError
+from firmware.calibration.certificate import validate_certificate
+from firmware.errors import CertificateError, RecordError, SignatureError
 from firmware.record import validate_record
 from firmware.signing import public_key_b64, public_key_from_b64, verify_document
 
@@ -212,11 +213,13 @@ class Parser:
     """Parses inbound messages for one topic prefix; needs the database only to look up keys."""
 
     def __init__(self, prefix: str, keys: KeyCache, *, max_payload_bytes: int = 512 * 1024,
-                 trust_on_first_use: bool = False):
+                 trust_on_first_use: bool = False, trusted_technicians: list[str] | None = None):
         self.prefix = prefix
         self.keys = keys
         self.max_payload_bytes = max_payload_bytes
         self.trust_on_first_use = trust_on_first_use
+        #: Whose calibration certificates are accepted (None: any whose signature verifies).
+        self.trusted_technicians = trusted_technicians
         self._leaves: dict[str, Callable[[Database, Inbound, str, str], Parsed]] = {
             "result": self._result, "birth": self._birth, "status": self._status, "stats": self._stats,
             "calibration": self._calibration, "event": self._event,
@@ -360,11 +363,23 @@ class Parser:
         return EventMsg(inbound, unit, doc, purged)
 
     def _calibration(self, db: Database, inbound: Inbound, unit: str, _rest: str) -> Parsed:
+        """The device's schema check (`firmware.calibration.certificate`), then the technician's
+        signature (by a trusted technician when ``trusted_technicians`` is set), then the unit."""
         _, doc = self._json(inbound)
         if doc.get("schema") != CERTIFICATE_SCHEMA:
             raise _Reject(SCHEMA, f"calibration schema {doc.get('schema')!r} is not {CERTIFICATE_SCHEMA!r}")
-        if "unit" in doc:
-            self._same_unit(doc, unit, inbound.topic)
+        try:
+            cert = validate_certificate(doc)
+        except CertificateError as exc:
+            raise _Reject(SCHEMA, str(exc)) from None
+        self._same_unit(doc, unit, inbound.topic)
+        if self.trusted_technicians is not None and cert.issuer_public_key not in self.trusted_technicians:
+            raise _Reject(SIGNATURE, f"certificate {cert.calibration_id} is signed by a key the bureau does not "
+                                     f"trust (ingest.trusted_technicians)")
+        try:
+            verify_document(doc, cert.issuer_public_key)
+        except SignatureError as exc:
+            raise _Reject(SIGNATURE, f"certificate {cert.calibration_id}: {exc}") from None
         self._registered(db, unit)
         return CalibrationMsg(inbound, unit, doc, hashlib.sha256(inbound.payload).hexdigest())
 

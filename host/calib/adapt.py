@@ -26,11 +26,12 @@ from firmware.optics import fpi_optics
 
 from .chain import OUTPUT_DOC, SpectralChain
 from .export import check_parity, to_onnx
-from .identify import Identifier
+from .identify import Identifier, IdentifierConfig
 from .instrument import Augmentation, add_noise
 from .preprocess import SNV
 from .quantify import QuantityModel
-from .validate import FitSettings, LimitPolicy, SourceSpectra, fit_with_limits
+from .select import select_and_fit
+from .validate import FitSettings, LimitPolicy, SourceSpectra
 
 from sklearn.pipeline import Pipeline
 
@@ -172,14 +173,21 @@ def adapt(model: Model, table, *, name: str | None = None, progress=print, seed:
     settings_fit = FitSettings(augmentation=aug, n_components=settings["n_components"], policy=policy,
                                test_shift_nm=0.0 if model.head == "led8" else 1.0,
                                make_identifier=(lambda: Identifier(Pipeline([("snv", SNV())]), n_components=6))
-                               if model.head == "led8" else None)
+                               if model.head == "led8" else None,
+                               # the master's chosen chain, not a new choice on a unit's few standards
+                               candidates=(IdentifierConfig.from_dict(settings["identifier"]),)
+                               if "identifier" in settings else (),
+                               calibrate_scores=bool(settings.get("calibrate_scores", False)))
     rows = np.arange(len(lib_labels))
-    ident0, limits = fit_with_limits(source, rows, lib_labels, lib_groups, settings_fit, rng)
+    fit = select_and_fit(source, rows, lib_labels, lib_groups, settings_fit, rng,
+                         n_splits=settings_fit.inner_splits, seed=0)
+    limits = fit.limits
+    build = settings_fit.candidates[0].build if settings_fit.candidates else settings_fit.identifier
     X_lib, idx = source.train(rows, aug, rng)
     X_std = np.vstack([corrected * est.gain[0] + est.offset[0] if model.head == "fpi" else corrected,
                        add_noise(np.repeat(S, aug.copies - 1, axis=0), aug.snr, rng)])
     y_std = np.r_[labels, np.repeat(labels, aug.copies - 1)]
-    ident = settings_fit.identifier().fit(np.vstack([X_lib, X_std]), np.r_[lib_labels[idx], y_std])
+    ident = build().fit(np.vstack([X_lib, X_std]), np.r_[lib_labels[idx], y_std]).set_temperature(fit.temperature)
     quantities = []
     for qd in model.quantities:
         key_wl = f"{qd['name']}_wavelengths_nm"

@@ -45,7 +45,7 @@ def emit_snv(op: SNV, x, opv):
     w = op.n_features_in_
     xc = OnnxSub(x, _row_mean(x, w, opv), op_version=opv)
     sd = OnnxSqrt(_row_mean(OnnxMul(xc, xc, op_version=opv), w, opv), op_version=opv)
-    return OnnxDiv(xc, OnnxAdd(sd, _f32([EPS]), op_version=opv), op_version=opv)
+    return OnnxDiv(xc, OnnxAdd(sd, _f32([getattr(op, "eps", EPS)]), op_version=opv), op_version=opv)
 
 
 def emit_savgol(op: SavitzkyGolay, x, opv):
@@ -107,6 +107,8 @@ def emit_identifier(ident, x, opv) -> dict:
     coef, intercept = np.atleast_2d(lda.coef_), np.atleast_1d(lda.intercept_)
     if len(lda.classes_) == 2:  # sklearn: sigmoid of one score == softmax of [0, score]
         coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, intercept]
+    temperature = getattr(ident, "temperature_", 1.0)  # calibrated scores: softmax(logits / T)
+    coef, intercept = coef / temperature, intercept / temperature
     logits = OnnxAdd(OnnxMatMul(t, _f32(coef.T), op_version=opv), _f32(intercept), op_version=opv)
     scores = OnnxSoftmax(logits, axis=1, op_version=opv)
 

@@ -3,8 +3,23 @@ per-class distance, so the verdict can say *identified*, *unknown* or *ambiguous
 
 Why this shape:
 
+- Preprocessing (`IdentifierConfig`): a Savitzky–Golay **second** derivative *followed by* SNV
+  is the shipped fpi chain. The second derivative removes any additive baseline that is linear
+  in wavelength, and the SNV after it removes the gain and the constant left by a quadratic
+  baseline, so the chain is exactly invariant to ``R → a·R + b + c·λ (+ d·λ²)`` (lamp drift,
+  gloss, stray light, the sloped backgrounds of coloured and filled items). SNV *after* the
+  derivative also scales every spectrum's band pattern to unit variance, so a dark-green or
+  grey item whose bands are five times weaker is compared by band *shape*, not depth; the
+  older SNV-then-first-derivative order leaves the slope of such items as the dominant
+  feature. Window and number of components are chosen by nested grouped CV
+  (`host.calib.select`), not fixed here.
+
 - LDA on PCA scores is the well-tried chemometric classifier for few items per class; its
-  posterior is a softmax of linear scores, so the ONNX graph is two matrix products.
+  posterior is a softmax of linear scores, so the ONNX graph is two matrix products. LDA
+  trained on augmented copies of few items is grossly over-confident (posteriors of 1.0 on
+  wrong calls), so the scores are **temperature-scaled**: ``softmax(logits / T)`` with ``T``
+  fitted on held-out items (`Identifier.temperature_`, Guo et al., "On calibration of modern
+  neural networks", ICML 2017); the arg-max, hence the class, does not change.
 - T² and Q (residual) in the PCA space flag spectra unlike anything in training (the global
   "outside the model" check); a **per-class** Mahalanobis distance in the same score space,
   with a Ledoit–Wolf shrunk covariance (few items per class), says which classes would accept
@@ -19,6 +34,8 @@ distances ``(N, C)``; ``t2``, ``q`` ``(N,)``.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.covariance import LedoitWolf
@@ -27,12 +44,63 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .preprocess import SNV, SavitzkyGolay
+from .preprocess import EPS_AFTER_DERIVATIVE, SNV, SavitzkyGolay
 
 
 def default_preprocessing(window_length: int = 9) -> Pipeline:
-    """SNV then Savitzky–Golay first derivative (window 9 points = 45 nm on the fpi grid)."""
+    """SNV then Savitzky–Golay first derivative (window 9 points = 45 nm on the fpi grid).
+
+    The first shipped fpi chain, kept as the default of a bare `Identifier` (packages built
+    before `IdentifierConfig` existed are rebuilt with it by ``nir-host adapt``).
+    """
     return Pipeline([("snv", SNV()), ("sg", SavitzkyGolay(window_length, 2, 1))])
+
+
+@dataclass(frozen=True)
+class IdentifierConfig:
+    """One candidate identifier: preprocessing order, Savitzky–Golay settings, PCA components.
+
+    ``derivative_first=True`` is Savitzky–Golay then SNV; False is SNV then Savitzky–Golay.
+    Stored in the package (``library.npz`` settings) so adaptation rebuilds the same chain.
+    """
+
+    derivative_first: bool = True
+    window: int = 5
+    deriv: int = 2
+    polyorder: int = 2
+    n_components: int = 30
+
+    def preprocessing(self) -> Pipeline:
+        sg = ("sg", SavitzkyGolay(self.window, self.polyorder, self.deriv))
+        if self.derivative_first:
+            return Pipeline([sg, ("snv", SNV(eps=EPS_AFTER_DERIVATIVE))])
+        return Pipeline([("snv", SNV()), sg])
+
+    def build(self) -> "Identifier":
+        return Identifier(self.preprocessing(), n_components=self.n_components)
+
+    @property
+    def name(self) -> str:
+        sg = f"sg{self.deriv}w{self.window}p{self.polyorder}"
+        return f"{sg}-snv-pca{self.n_components}" if self.derivative_first else f"snv-{sg}-pca{self.n_components}"
+
+    def describe(self) -> str:
+        order = {1: "1st", 2: "2nd"}.get(self.deriv, f"{self.deriv}th")
+        sg = (f"Savitzky–Golay {order} derivative ({self.window} points, order {self.polyorder})"
+              if self.deriv else f"Savitzky–Golay smoothing ({self.window} points, order {self.polyorder})")
+        return f"{sg}, then SNV" if self.derivative_first else f"SNV, then {sg}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IdentifierConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @classmethod
+    def legacy(cls, n_components: int = 20) -> "IdentifierConfig":
+        """The first shipped fpi chain (`default_preprocessing`)."""
+        return cls(derivative_first=False, window=9, deriv=1, polyorder=2, n_components=n_components)
 
 
 class Identifier(ClassifierMixin, BaseEstimator):
@@ -73,6 +141,14 @@ class Identifier(ClassifierMixin, BaseEstimator):
             # d² = |(t − m) L|² with L Lᵀ = cov⁻¹: one matrix product per class in ONNX
             whiteners.append(np.linalg.cholesky(np.linalg.inv(cov)))
         self.class_whiteners_ = np.stack(whiteners)  # (C, k, k)
+        self.temperature_ = 1.0
+        return self
+
+    def set_temperature(self, temperature: float) -> "Identifier":
+        """Divide the logits by ``temperature`` in `outputs`, `predict_proba` and the ONNX graph."""
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+        self.temperature_ = float(temperature)
         return self
 
     # --- the statistics -----------------------------------------------------------------
@@ -97,10 +173,25 @@ class Identifier(ClassifierMixin, BaseEstimator):
         k = T.shape[1]
         dist = np.stack([np.sqrt((((T - m) @ L) ** 2).sum(axis=1) / k)
                          for m, L in zip(self.class_means_, self.class_whiteners_)], axis=1)
-        return {"scores": self.lda_.predict_proba(T), "t2": t2, "q": q, "class_distance": dist}
+        return {"scores": self._proba(T), "t2": t2, "q": q, "class_distance": dist}
+
+    def _logits(self, T) -> np.ndarray:
+        """LDA decision values ``(N, C)`` (two classes: ``[0, d]``, whose softmax is sklearn's sigmoid)."""
+        d = self.lda_.decision_function(T)
+        return np.c_[np.zeros_like(d), d] if d.ndim == 1 else d
+
+    def _proba(self, T) -> np.ndarray:
+        z = self._logits(T) / getattr(self, "temperature_", 1.0)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def logits(self, X) -> np.ndarray:
+        """Un-scaled LDA logits ``(N, C)``: what the temperature is fitted on."""
+        return self._logits(self._scores(X)[1])
 
     def predict_proba(self, X):
-        return self.lda_.predict_proba(self._scores(X)[1])
+        return self._proba(self._scores(X)[1])
 
     def predict(self, X):
         return self.lda_.predict(self._scores(X)[1])

@@ -22,6 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 #: Added to the standard deviation (SNV) and clipped under reflectance (absorbance) so a flat or
 #: zero row never divides by zero; far below the noise of any real reading.
 EPS = 1e-6
+#: SNV floor after a Savitzky–Golay derivative: 1e-5 of the weakest real row's deviation.
+EPS_AFTER_DERIVATIVE = 1e-9
 
 
 class SNV(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -29,7 +31,17 @@ class SNV(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Stateless per row (``fit`` only records the width), so it needs no reference spectrum and
     behaves the same on a unit that has never seen the training set.
+
+    Parameters
+    ----------
+    eps : float
+        Added to the standard deviation. It must stay far below the smallest standard deviation
+        a real row has, or gain invariance breaks: `EPS` suits reflectance; after a second
+        derivative (values ~1e-3, the weakest items ~1e-4 at a gain of 0.3) use `EPS_AFTER_DERIVATIVE`.
     """
+
+    def __init__(self, eps: float = EPS):
+        self.eps = eps
 
     def fit(self, X, y=None):
         validate_data(self, X, reset=True, dtype=[np.float64, np.float32])
@@ -39,7 +51,7 @@ class SNV(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         centred = X - X.mean(axis=1, keepdims=True)
-        return centred / (np.sqrt((centred ** 2).mean(axis=1, keepdims=True)) + EPS)
+        return centred / (np.sqrt((centred ** 2).mean(axis=1, keepdims=True)) + self.eps)
 
 
 class SavitzkyGolay(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

@@ -81,19 +81,105 @@ def _reference_plot(manifest):
     return _png(fig)
 
 
+#: issue 3's targets for the fpi head, shown beside the figures (grouped CV by item)
+TARGETS = {"accuracy": ">= 0.98", "macro_f1": ">= 0.96", "pla_sensitivity": ">= 0.95",
+           "pla_specificity": ">= 0.99", "false_rejection_rate": "<= 0.05"}
+_NESTED = ("per_class_recall", "unknown_rejection_per_material", "unknown_identified_as", "dark_abstention",
+           "robustness", "selection", "without_suspect_labels", "limit_tradeoff", "score_calibration",
+           "n_items", "quality_rejected_known_rows")
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return html.escape(v if isinstance(v, str) else json.dumps(v))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table border=1 cellpadding=3><tr>{head}</tr>{body}</table>"
+
+
+def _errors(res, classes) -> str:
+    """Every held-out spectrum not identified as its label, with what the model said."""
+    rows = []
+    for i, (lab, g, v, c) in enumerate(zip(res.labels, res.groups, res.verdicts, res.classes_out)):
+        if v == "identified" and c == lab:
+            continue
+        top = int(np.argmax(res.scores[i]))
+        rows.append({"item": str(g), "label": str(lab), "verdict": v, "class": c or "",
+                     "top score": f"{classes[top]} {res.scores[i, top]:.2f}"})
+    return _table(sorted(rows, key=lambda r: (r["label"], r["item"])), ["item", "label", "verdict", "class", "top score"])
+
+
+def _identification_sections(m: dict, res, classes) -> list[str]:
+    scalars = [{"metric": k, "value": v, "target": TARGETS.get(k, "")} for k, v in m.items()
+               if k not in _NESTED and not isinstance(v, (dict, list))]
+    parts = [_table(scalars, ["metric", "value", "target"]),
+             "<h3>Per class recall and items</h3>",
+             _table([{"class": c, "recall": m["per_class_recall"].get(c), "items": m.get("n_items", {}).get(c)}
+                     for c in classes], ["class", "recall", "items"]),
+             "<h3>Held-out spectra not identified as their label</h3>", _errors(res, classes)]
+    if "without_suspect_labels" in m:
+        w = m["without_suspect_labels"]
+        parts += ["<h3>Items whose label the spectra contradict (a second figure, not the headline)</h3>",
+                  _table([{"item": k, "why": v} for k, v in w["excluded_items"].items()], ["item", "why"]),
+                  _table([{k: w[k] for k in ("accuracy", "macro_f1", "false_rejection_rate", "pla_sensitivity")
+                           if k in w}], ["accuracy", "macro_f1", "false_rejection_rate", "pla_sensitivity"]),
+                  f"<p>{html.escape(w['note'])}</p>"]
+    if "robustness" in m:
+        parts += ["<h3>Robustness (same test spectra, same fold models)</h3>",
+                  _table([{"perturbation": k, **v} for k, v in m["robustness"].items()],
+                         ["perturbation", "test", "verdict_changed_rate", "accuracy", "macro_f1", "pla_sensitivity",
+                          "false_rejection_rate"])]
+    if "selection" in m:
+        sel = m["selection"]
+        parts += ["<h3>Identifier chosen by nested grouped CV</h3>", f"<p>{html.escape(sel['how'])}</p>",
+                  _table([{"outer fold": i + 1, "chosen": c, "temperature": t} for i, (c, t) in
+                          enumerate(zip(sel["chosen_per_fold"], sel["temperature_per_fold"]))],
+                         ["outer fold", "chosen", "temperature"])]
+        if "final" in sel:
+            parts += [f"<p>Shipped model: <b>{html.escape(sel['final']['chosen'])}</b>, temperature "
+                      f"{sel['final']['temperature']}; held-out figures of every candidate on all items:</p>",
+                      _table(sel["final"]["held_out"], ["candidate", "accuracy", "macro_f1"])]
+    if "unknown_rejection_per_material" in m:
+        parts += ["<h3>Materials never trained on</h3>",
+                  _table([{"material": k, "rejected (not identified)": v}
+                          for k, v in m["unknown_rejection_per_material"].items()],
+                         ["material", "rejected (not identified)"]),
+                  f"<p>Identified as: {html.escape(json.dumps(m.get('unknown_identified_as', {})))}</p>"]
+    if "dark_abstention" in m:
+        d = m["dark_abstention"]
+        parts += ["<h3>Black items through the whole chain</h3>", f"<p>{html.escape(d['definition'])}</p>",
+                  _table([{k: d[k] for k in ("quality_rejection_rate", "model_abstention_rate",
+                                             "chain_abstention_rate", "identified_as_other_material_rate",
+                                             "identified_as_degradable_rate")}],
+                         ["quality_rejection_rate", "model_abstention_rate", "chain_abstention_rate",
+                          "identified_as_other_material_rate", "identified_as_degradable_rate"]),
+                  _table([{"item": k, **v} for k, v in d["items"].items()],
+                         ["item", "label", "median_reflectance", "quality", "outcomes"])]
+    if "limit_tradeoff" in m:
+        parts += ["<h3>Limit policy trade-off (replayed on the same outer CV)</h3>",
+                  _table(m["limit_tradeoff"], ["class_quantile", "margin", "global_margin", "accuracy",
+                                               "false_rejection_rate", "pla_sensitivity", "unknown_rejection_rate",
+                                               "unknown_rejection_per_material", "model_abstention_black",
+                                               "black_called_degradable"])]
+    return parts
+
+
 def write_report(path: Path, manifest: dict, res, quantities, data) -> Path:
     """Write the report for one training run and return its path."""
     import matplotlib
     matplotlib.use("Agg")
     classes = list(manifest["classes"])
     m = manifest["metrics"]["identification"]
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}"
-                   f"</td></tr>" for k, v in m.items())
     parts = [f"<h1>Validation report: {html.escape(manifest['name'])}</h1>",
              f"<p>Head <b>{manifest['head']}</b>, classes {', '.join(classes)}; ONNX sha256 "
              f"<code>{manifest['onnx_sha256']}</code>.</p>",
+             f"<p>Preprocessing: {html.escape(manifest.get('preprocessing', ''))}. Classifier: "
+             f"{html.escape(manifest.get('classifier', ''))}.</p>",
              "<h2>Identification (grouped cross-validation by physical item)</h2>",
-             f"<table border=1 cellpadding=3>{rows}</table>", _confusion(res, classes), _stats_plot(res, classes),
+             f"<p>{html.escape(m.get('validation', ''))}</p>",
+             *_identification_sections(m, res, classes), _confusion(res, classes), _stats_plot(res, classes),
              "<h2>Class reference spectra</h2>", _reference_plot(manifest)]
     for q in quantities:
         parts += [f"<h2>Quantity {html.escape(q.name)}</h2>", f"<pre>{html.escape(json.dumps(q.metrics, indent=1))}</pre>",

@@ -7,7 +7,13 @@ a split reports memory, not recognition.
 
 Limits (T², Q, per-class distance) come from out-of-fold values: within each training set an
 inner grouped CV predicts held-out items, and each limit is a high quantile of those values
-times a margin. The outer CV then measures the false-rejection rate those limits really give.
+times a margin. The same inner CV chooses the identifier among ``FitSettings.candidates`` and
+fits the score temperature (`host.calib.select`), so the outer CV is a nested CV: it measures
+what the choices, the limits and the false-rejection rate really give on items never seen.
+
+The headline test spectra sit at the head's nominal wavelength axis with detector noise; a
+wavelength-axis error and ``R → a·R + b`` are a separate robustness check on the same spectra
+and fold models (`FitSettings.robust_shift_nm`), reported as the share of verdicts they change.
 
 Arrays: source spectra ``(N, W_src)``; head readings ``(N, C)``; labels and groups ``(N,)``.
 """
@@ -22,7 +28,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from firmware.inference import decide
 from firmware.optics import HeadOptics
 
-from .identify import Identifier
+from .identify import Identifier, IdentifierConfig
 from .instrument import Augmentation, add_noise, augment, measure_shifted
 
 
@@ -96,17 +102,29 @@ class LimitPolicy:
     global_quantile: float = 0.995
     margin: float = 1.5
     min_score: float = 0.4
+    #: margin of the global T² and Q limits when it should differ from ``margin`` (None: the same)
+    global_margin: float | None = None
 
 
 @dataclass
 class FitSettings:
     augmentation: Augmentation = field(default_factory=Augmentation)
-    test_shift_nm: float = 3.0
+    #: the headline test: test spectra at the nominal wavelength axis with detector noise
+    test_shift_nm: float = 0.0
     test_snr: float = 1000.0
     inner_splits: int = 3
     n_components: int = 20
     make_identifier: Callable[[], Identifier] | None = None
     policy: LimitPolicy = field(default_factory=LimitPolicy)
+    #: identifiers to choose from by inner grouped CV (`host.calib.select`); empty: `identifier()`
+    candidates: tuple[IdentifierConfig, ...] = ()
+    #: fit a score temperature on held-out items (calibrated probabilities)
+    calibrate_scores: bool = False
+    #: robustness check of the outer CV (0: none): the same test spectra with every channel
+    #: shifted by a random amount in ±robust_shift_nm, and under R → a·R + b
+    robust_shift_nm: float = 0.0
+    robust_gain: tuple[float, float] = (0.3, 3.0)
+    robust_offset: tuple[float, float] = (-0.3, 0.3)
 
     def identifier(self) -> Identifier:
         return self.make_identifier() if self.make_identifier else Identifier(n_components=self.n_components)
@@ -115,8 +133,9 @@ class FitSettings:
 def limits_from_oof(out: dict[str, np.ndarray], y: np.ndarray, classes: np.ndarray,
                     policy: LimitPolicy) -> dict:
     """Manifest ``limits`` from out-of-fold outputs of known items (class order = ``classes``)."""
-    lim = {"t2": float(np.quantile(out["t2"], policy.global_quantile) * policy.margin),
-           "q": float(np.quantile(out["q"], policy.global_quantile) * policy.margin),
+    gm = policy.margin if policy.global_margin is None else policy.global_margin
+    lim = {"t2": float(np.quantile(out["t2"], policy.global_quantile) * gm),
+           "q": float(np.quantile(out["q"], policy.global_quantile) * gm),
            "class_distance": {}, "min_score": policy.min_score}
     for j, c in enumerate(classes):
         d = out["class_distance"][y == c, j]
@@ -124,30 +143,12 @@ def limits_from_oof(out: dict[str, np.ndarray], y: np.ndarray, classes: np.ndarr
     return lim
 
 
-def oof_outputs(source, rows, y, groups, settings: FitSettings, rng, n_splits: int,
-                seed: int) -> tuple[dict[str, np.ndarray], list]:
-    """Out-of-fold graph outputs for ``rows`` (grouped CV); returns (outputs, folds)."""
-    folds = grouped_folds(y[rows], groups[rows], n_splits, seed)
-    check_no_leak(folds, groups[rows])
-    out: dict[str, np.ndarray] = {}
-    for tr, te in folds:
-        X, idx = source.train(rows[tr], settings.augmentation, rng)
-        ident = settings.identifier().fit(X, y[idx])
-        missing = set(np.unique(y[rows])) - set(ident.classes_)
-        if missing:
-            raise ValueError(f"fold without class(es) {sorted(missing)}: too few items to cross-validate")
-        o = ident.outputs(source.test(rows[te], rng, settings.test_shift_nm, settings.test_snr))
-        for k, v in o.items():
-            out.setdefault(k, np.zeros((len(rows),) + v.shape[1:]))[te] = v
-    return out, folds
-
-
 def fit_with_limits(source, rows, y, groups, settings: FitSettings, rng, seed: int = 0):
-    """Fit an `Identifier` on ``rows`` and set its limits from an inner grouped CV."""
-    oof, _ = oof_outputs(source, rows, y, groups, settings, rng, settings.inner_splits, seed)
-    X, idx = source.train(rows, settings.augmentation, rng)
-    ident = settings.identifier().fit(X, y[idx])
-    return ident, limits_from_oof(oof, y[rows], ident.classes_, settings.policy)
+    """Fit an `Identifier` on ``rows`` (chosen among ``settings.candidates`` if any) and set its
+    limits from an inner grouped CV; returns ``(identifier, limits)``."""
+    from .select import select_and_fit
+    fit = select_and_fit(source, rows, y, groups, settings, rng, n_splits=settings.inner_splits, seed=seed)
+    return fit.identifier, fit.limits
 
 
 @dataclass
@@ -162,31 +163,68 @@ class CVResult:
     scores: np.ndarray
     folds: list
     outputs: dict[str, np.ndarray]
+    #: per outer fold: the inner choice (`host.calib.select.SelectedFit` without the model)
+    fits: list = field(default_factory=list)
+    #: per outer fold: graph outputs of the extra rows (materials not trained on, black items)
+    extra_outputs: list = field(default_factory=list)
+    #: robustness: {"shift": (verdicts, classes), "gain_offset": (verdicts, classes)} per row
+    robust: dict = field(default_factory=dict)
+
+
+def _robust_tests(source, rows, X, settings: FitSettings, rng) -> dict[str, np.ndarray]:
+    """The test spectra ``X`` again, under a random ±shift (same noise) and a random a·R + b."""
+    out = {}
+    if settings.robust_shift_nm and isinstance(source, SourceSpectra):
+        noise = X - source.nominal(rows)
+        shifts = rng.uniform(-settings.robust_shift_nm, settings.robust_shift_nm, len(rows))
+        out["shift"] = measure_shifted(source.optics, source.wavelengths_nm, source.values[rows], shifts) + noise
+    if settings.robust_shift_nm:
+        a = np.exp(rng.uniform(*np.log(settings.robust_gain), len(rows)))[:, None]
+        b = rng.uniform(*settings.robust_offset, len(rows))[:, None]
+        out["gain_offset"] = a * X + b
+    return out
 
 
 def grouped_cv(source, rows, y, groups, settings: FitSettings, *, n_splits: int = 5, seed: int = 0,
                progress: Callable[[str], None] = lambda s: None, extra_rows=None):
-    """Outer grouped CV with nested limits; also scores ``extra_rows`` (materials not in training)
-    with every fold's model. Returns (CVResult, verdicts of extra rows per fold)."""
+    """Outer grouped CV with nested choice and limits; also scores ``extra_rows`` (materials not
+    in training) with every fold's model. Returns (CVResult, verdicts of extra rows per fold)."""
+    from .select import select_and_fit
     rng = np.random.default_rng(seed)
     folds = grouped_folds(y[rows], groups[rows], n_splits, seed)
     check_no_leak(folds, groups[rows])
     verdicts: list = [None] * len(rows)
     out: dict[str, np.ndarray] = {}
-    extra = []
+    extra, fits, extra_outputs = [], [], []
+    robust: dict[str, list] = {}
     for f, (tr, te) in enumerate(folds):
         progress(f"grouped CV fold {f + 1}/{len(folds)}: training on {len(set(groups[rows[tr]]))} items")
-        ident, limits = fit_with_limits(source, rows[tr], y, groups, settings, rng, seed + f + 1)
+        fit = select_and_fit(source, rows[tr], y, groups, settings, rng, n_splits=settings.inner_splits,
+                             seed=seed + f + 1)
+        ident, limits = fit.identifier, fit.limits
+        if fit.config is not None:
+            progress(f"  chosen on inner folds: {fit.config.name}, score temperature {fit.temperature:.3g}")
+        fit.identifier = None  # keep the record small; the model itself is not needed later
+        fits.append(fit)
         classes = [str(c) for c in ident.classes_]
-        o = ident.outputs(source.test(rows[te], rng, settings.test_shift_nm, settings.test_snr))
+        flags = {c: False for c in classes}
+        Xte = source.test(rows[te], rng, settings.test_shift_nm, settings.test_snr)
+        o = ident.outputs(Xte)
         for k, v in o.items():
             out.setdefault(k, np.zeros((len(rows),) + v.shape[1:]))[te] = v
-        preds = decide(o, classes, {c: False for c in classes}, limits)
+        preds = decide(o, classes, flags, limits)
         for i, p in zip(te, preds):
             verdicts[i] = p
+        rrng = np.random.default_rng([seed, 7, f])  # own stream: the headline draws stay as they were
+        for kind, Xr in _robust_tests(source, rows[te], Xte, settings, rrng).items():
+            r = robust.setdefault(kind, [None] * len(rows))
+            for i, p in zip(te, decide(ident.outputs(Xr), classes, flags, limits)):
+                r[i] = (p.verdict, p.class_)
         if extra_rows is not None and len(extra_rows):
             xo = ident.outputs(source.test(extra_rows, rng, settings.test_shift_nm, settings.test_snr))
-            extra.append(decide(xo, classes, {c: False for c in classes}, limits))
+            extra_outputs.append(xo)
+            extra.append(decide(xo, classes, flags, limits))
     res = CVResult(rows, y[rows], groups[rows], [p.verdict for p in verdicts],
-                   [p.class_ for p in verdicts], out["scores"], folds, out)
+                   [p.class_ for p in verdicts], out["scores"], folds, out, fits, extra_outputs,
+                   {k: ([v for v, _ in r], [c for _, c in r]) for k, r in robust.items()})
     return res, extra
