@@ -19,7 +19,10 @@ $(STAMP): setup.py
 venv: $(STAMP)
 
 ## Run the device in simulation with its status page and an embedded MQTT broker.
+## (Mosquitto when installed; otherwise the pure-Python amqtt from the 'demo' extra, installed here.)
 demo: $(STAMP)
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || $(BIN)/python -c "import amqtt" 2>/dev/null \
+		|| $(BIN)/pip install --quiet -e '.[demo]'
 	$(BIN)/nir-device demo --state-dir state/demo
 
 ## Run the whole test suite (what CI runs through .ci/run).

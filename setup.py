@@ -34,6 +34,8 @@ EXTRAS = {
         "hypothesis>=6.90",
         "selenium>=4.15",
     ],
+    # The demo's embedded broker where Mosquitto is not installed (pure Python, MQTT 3.1.1).
+    "demo": ["amqtt>=0.12"],
 }
 
 setup(

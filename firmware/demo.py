@@ -60,8 +60,10 @@ def line_for(record: dict[str, Any], sample: DemoSample) -> str:
 
 class Demo:
     def __init__(self, runtime: Any, *, stop: threading.Event, interval_s: float = 4.0, count: int | None = None,
-                 out: Callable[[str], None] = print) -> None:
+                 out: Callable[[str], None] = print, done: Callable[[], None] | None = None) -> None:
         self.runtime = runtime
+        #: Called when ``count`` results are done (default: set ``stop``).
+        self.done = done or stop.set
         self.stop = stop
         self.interval_s = interval_s
         self.count = count
@@ -89,7 +91,7 @@ class Demo:
             self.out(f"self-test failed: {exc}")
 
     def run(self) -> None:
-        """Measure until ``stop`` is set (or ``count`` results); sets ``stop`` when done counting."""
+        """Measure until ``stop`` is set (or ``count`` results, then ``done()``: by default sets ``stop``)."""
         try:
             if self.package is None:
                 self.out("no model in service: " + "; ".join(self.runtime.model_errors))
@@ -122,4 +124,4 @@ class Demo:
             log.exception("demo")
         finally:
             if self.count is not None:
-                self.stop.set()
+                self.done()

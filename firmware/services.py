@@ -9,8 +9,9 @@ few lines and the runtime never imports them:
   woken by ``runtime.on_result``; events from ``runtime.journal.events(unpublished=True)``,
   woken by ``runtime.on_event``; stats from ``runtime.snapshot()``; runs commands through
   ``runtime.measure / take_reference / install_model / reload_config``; and sets
-  ``runtime.link_status`` so the page can show the link. Until that module exists, a configured
-  broker is an error (never a silently missing link); ``--broker none`` runs without one.
+  ``runtime.link_status`` so the page can show the link (docs/LINK.md). A firmware built without
+  that package refuses a configured broker (never a silently missing link); ``--broker none``
+  runs without one.
 - **Status page** (issue 6): ``firmware.web.create_app(config, runtime=port)`` served by
   ``firmware.web.serve.PageServer``. Until ``firmware.web`` exists the device runs without a page
   and says so.
