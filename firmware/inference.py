@@ -9,7 +9,13 @@ Verdict rules (limits from the manifest's ``limits``, set by the toolchain from 
 1. ``t2 > limits.t2`` or ``q > limits.q`` → **unknown**: the spectrum is unlike the training set.
 2. A class *accepts* when its distance is within its limit (``limits.class_distance``) and its
    score is at least ``limits.min_score``.
-3. No class accepts → **unknown**; exactly one → **identified**; several → **ambiguous**.
+3. No class accepts → **unknown**; several → **ambiguous**; exactly one → **identified**, unless
+   the manifest gives that class a score floor of its own (``limits.class_min_score[class]``)
+   and its score is below it → **unknown**. Packages give degradable classes such a floor:
+   calling a conventional item "degradable" is the costliest error the device can make (it can
+   clear a product that should have been flagged), so a degradable call must be surer than any
+   other (the toolchain's `LimitPolicy.degradable_min_score` says how the figure is chosen). The
+   floor only ever turns *identified* into *unknown*; it never hands the call to another class.
 
 Sample-quality rejections (dark, saturated, empty port) act on raw counts before the model,
 in the acquisition code, so this module never returns ``rejected``.
@@ -147,11 +153,13 @@ def decide(out: dict[str, np.ndarray], classes: list[str], degradable: dict[str,
            limits: dict[str, Any], quantities: list[dict[str, Any]] = ()) -> list[Prediction]:
     """The verdict rules on graph outputs ``out`` of N spectra (used by `Model` and the toolchain's CV).
 
-    ``limits`` is the manifest's: ``t2``, ``q``, ``class_distance {class: limit}``, ``min_score``.
+    ``limits`` is the manifest's: ``t2``, ``q``, ``class_distance {class: limit}``, ``min_score``
+    and optionally ``class_min_score {class: floor}`` (a class's own score floor).
     """
     lim_t2, lim_q = float(limits["t2"]), float(limits["q"])
     class_limits = np.array([float(limits["class_distance"][c]) for c in classes])
     min_score = float(limits.get("min_score", 0.0))
+    own = {c: float(v) for c, v in (limits.get("class_min_score") or {}).items()}
     scores, dist = np.atleast_2d(out["scores"]), np.atleast_2d(out["class_distance"])
     t2, q = np.reshape(out["t2"], -1), np.reshape(out["q"], -1)
     shown = {"t2": lim_t2, "q": lim_q}
@@ -176,6 +184,11 @@ def decide(out: dict[str, np.ndarray], classes: list[str], degradable: dict[str,
                 why = (f"no class is likely enough (best {classes[top]}: score {scores[i, top]:.2f} "
                        f"< {min_score:g})")
             preds.append(Prediction(UNKNOWN, why, None, None, float(scores[i, top]), **base))
+        elif accept.size == 1 and scores[i, accept[0]] < own.get(classes[accept[0]], -np.inf):
+            c = classes[accept[0]]
+            preds.append(Prediction(UNKNOWN, f"not sure enough for {c} (score {scores[i, accept[0]]:.2f} < "
+                                             f"{own[c]:g} required for this class)",
+                                    None, None, float(scores[i, accept[0]]), **base))
         elif accept.size == 1:
             c = classes[accept[0]]
             preds.append(Prediction(IDENTIFIED, None, c, degradable[c], float(scores[i, accept[0]]),

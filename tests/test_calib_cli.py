@@ -16,7 +16,8 @@ from host.cli import main
 REPO = Path(__file__).resolve().parents[1]
 FPI = REPO / "models" / "fpi-1550-1850-v1"
 KEYS = {"n", "accuracy", "accepted_accuracy", "macro_f1", "per_class_recall", "degradable_sensitivity",
-        "degradable_specificity", "false_rejection_rate", "unknown_rejection_rate", "dark_abstention_rate", "rmsep"}
+        "degradable_specificity", "false_rejection_rate", "unknown_rejection_rate", "dark_abstention_rate", "rmsep",
+        "false_degradable_rate", "black_degradable_rate"}
 
 
 @pytest.fixture
@@ -57,6 +58,10 @@ def test_evaluate_json_keys_and_values(tmp_path, data_dir, capsys):
                                                                     for i in np.flatnonzero(pvc)]))
     assert out["per_class_recall"]["PLA"] == pytest.approx(np.mean(np.array(correct)[labels == "PLA"]))
     assert out["dark_abstention_rate"] is not None
+    black = np.array(small.colours) == "black"
+    assert out["black_degradable_rate"] == pytest.approx(np.mean([preds[i].verdict == "identified" and
+                                                                  preds[i].degradable for i in np.flatnonzero(black)]))
+    assert out["false_degradable_rate"] == pytest.approx(1.0 - out["degradable_specificity"])
     assert out["rmsep"] == {"y_pp_wt_pct": None}  # column present but empty: no rows, null
 
 

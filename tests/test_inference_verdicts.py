@@ -66,3 +66,20 @@ def test_composition_only_inside_its_calibration():
     assert np.isclose(p.composition["pp_wt_pct"]["uncertainty"], np.sqrt(1 + 2 / 66))
     o["composition_t2"] = np.array([[6.0]])  # leverage over the limit: no figure
     assert decide(o, CLASSES, DEGR, LIMITS, quantities)[0].composition == {}
+
+
+def test_degradable_class_floor_turns_a_doubtful_call_into_unknown():
+    limits = {**LIMITS, "min_score": 0.4, "class_min_score": {"PLA": 0.9}}
+    # PLA alone accepts, but 0.85 < its own floor 0.9: unknown, naming the floor
+    p = decide(out([0.1, 0.05, 0.85], [5.0, 4.0, 1.0]), CLASSES, DEGR, limits)[0]
+    assert (p.verdict, p.class_, p.degradable) == ("unknown", None, None)
+    assert p.reason == "not sure enough for PLA (score 0.85 < 0.9 required for this class)"
+    # sure enough: identified as before
+    p = decide(out([0.02, 0.03, 0.95], [5.0, 4.0, 1.0]), CLASSES, DEGR, limits)[0]
+    assert (p.verdict, p.class_, p.degradable) == ("identified", "PLA", True)
+    # the floor never hands the call to another class: PLA within its distance stays a competitor
+    p = decide(out([0.45, 0.0, 0.55], [1.0, 4.0, 1.0]), CLASSES, DEGR, limits)[0]
+    assert p.verdict == "ambiguous"
+    # classes without a floor of their own keep min_score
+    p = decide(out([0.5, 0.0, 0.5], [1.0, 4.0, 9.0]), CLASSES, DEGR, limits)[0]
+    assert (p.verdict, p.class_) == ("identified", "HDPE")

@@ -138,9 +138,48 @@ def test_fpi_manifest_reports_the_nested_cv_and_its_robustness():
         ident["without_suspect_labels"]["accuracy"]
 
 
+def test_fpi_manifest_states_the_library_qc_and_the_degradable_floor():
+    m = json.loads((FPI / "manifest.json").read_text())
+    ident = m["metrics"]["identification"]
+    qc = ident["library_qc"]
+    assert len(qc["excluded_per_fold"]) == ident["n_folds"] and "never to test items" in qc["rule"]
+    # the grey PLA item dw902 carries a tenth of PLA's band depth: it does not shape PLA's limits
+    assert qc["excluded_final"]["ps5-dw902"]["band_depth"] < 0.25
+    assert all(v["band_depth"] < 0.25 for fold in qc["excluded_per_fold"] for v in fold.values())
+    # ...but it is still scored: the headline keeps every item (19 PLA spectra of 9 items)
+    assert ident["n_items"]["PLA"] == 9 and ident["pla_sensitivity"] == pytest.approx(16 / 19)
+    # degradable classes need a calibrated score of 0.9 (a false degradable call priced at 9 unknowns)
+    assert m["limits"]["class_min_score"] == {"PLA": 0.9}
+    assert "class_min_score" in m["verdict_rules"]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("shift", [0.0, -3.0, 3.0])
+def test_fpi_false_degradable_calls_within_the_manifest_bounds(fpi, avantes, shift):
+    """The costliest error, on every real Avantes row (black items and materials never trained on
+    are out-of-sample for the shipped model), against the release bounds its manifest states."""
+    t, X = avantes
+    if shift:
+        X = fpi_optics().measure(t.wavelengths_nm, t.values, wavelength_shift_nm=shift)
+    ident = fpi.package.manifest["metrics"]["identification"]
+    bounds = ident["degradable_safety"]["release_bounds"]
+    assert bounds == {"false_degradable_rate": 0.01, "black_degradable_rate": 0.05}  # host.calib.safety
+    assert ident["degradable_safety"]["meets_release_bounds"] is True
+    assert ident["false_degradable_rate"] <= bounds["false_degradable_rate"]
+    assert ident["black_degradable_rate"] <= bounds["black_degradable_rate"]
+    called = np.array([p.verdict == "identified" and p.degradable for p in fpi.predict(X)])
+    not_degradable = t.labels != "PLA"
+    black = (np.array(t.colours) == "black") & not_degradable
+    assert called[not_degradable].mean() <= bounds["false_degradable_rate"]
+    assert called[black].mean() <= bounds["black_degradable_rate"]
+    # measured on the shipped model: 0 of 494 and 0 of 15 at -3, 0 and +3 nm (the model shipped
+    # before the library QC: 4-7 of 494 and 4-6 of 15); and every PLA item but dw902 is still PLA
+    assert called[t.labels == "PLA"].sum() == 16
+
+
 def test_manifest_metrics_are_json_numbers():
     m = json.loads((FPI / "manifest.json").read_text())["metrics"]
     ident = m["identification"]
     for k in ("accuracy", "macro_f1", "false_rejection_rate", "unknown_rejection_rate", "dark_abstention_rate",
-              "pla_sensitivity", "pla_specificity"):
+              "pla_sensitivity", "pla_specificity", "false_degradable_rate", "black_degradable_rate"):
         assert isinstance(ident[k], float), k

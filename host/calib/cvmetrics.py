@@ -15,8 +15,10 @@ import numpy as np
 from firmware.contracts import IDENTIFIED, is_degradable
 
 from .abstention import chain_abstention, quality_codes
+from .featureless import featureless_tradeoff
 from .headdata import MIN_ITEMS_PER_CLASS, HeadData
 from .metrics import verdict_metrics
+from .safety import degradable_safety
 from .tradeoff import tradeoff_table
 from .validate import CVResult
 
@@ -85,6 +87,20 @@ def identification_metrics(data: HeadData, res: CVResult, extra_preds, black_pre
                           "quality checks on simulated raw counts (firmware.quality, default [measurement] "
                           "thresholds), else any model verdict but identified; over rows x outer folds",
             **detail}
+    extra_labels = data.labels[np.r_[data.extra_rows, data.black_rows].astype(int)]
+    n_folds = len(res.folds)
+    per_fold = [list(extra_preds[f] if extra_preds else []) + list(black_preds[f] if black_preds else [])
+                for f in range(n_folds)] if (extra_preds or black_preds) else []
+    safety = degradable_safety(res.labels, res.verdicts, res.classes_out, extra_labels, per_fold,
+                               len(data.black_rows), data.release_bounds or None)
+    m["false_degradable_rate"] = safety["false_degradable_rate"]
+    m["black_degradable_rate"] = safety["black_degradable_rate"]
+    m["degradable_safety"] = safety
+    if res.fits and data.settings.library_qc is not None:
+        m["library_qc"] = {"rule": data.settings.library_qc.describe(),
+                           "excluded_per_fold": [f.library_excluded for f in res.fits]}
+    if data.head == "fpi" and per_fold:
+        m["featureless_check_tradeoff"] = featureless_tradeoff(data, res, per_fold, seed=seed)
     known_codes = quality_codes(data.head, data.wavelengths_nm, data.source.nominal(res.rows),
                                 np.random.default_rng(seed + 1))
     m["quality_rejected_known_rows"] = {c: known_codes.count(c) for c in sorted({c for c in known_codes if c})}

@@ -20,8 +20,10 @@ from firmware.optics import fpi_optics, led8_optics
 from . import datasets
 from .identify import Identifier, IdentifierConfig
 from .instrument import Augmentation
+from .libqc import LibraryQC
 from .preprocess import SNV
-from .validate import FitSettings, HeadReadings, SourceSpectra
+from .safety import RELEASE_BOUNDS
+from .validate import FitSettings, HeadReadings, LimitPolicy, SourceSpectra
 
 #: A label becomes a model class only with at least this many physical items: fewer cannot be
 #: cross-validated by item, and a class learnt from 1–4 items would be a promise we cannot check.
@@ -47,6 +49,11 @@ FPI_SUSPECT_LABELS = {
 }
 #: ``--quick`` smoke runs fit this one candidate (no choice) to stay fast.
 FPI_QUICK = IdentifierConfig(derivative_first=True, window=5, deriv=2, polyorder=2, n_components=30)
+#: fpi limits: the shipped quantiles and margins, plus a score floor of 0.9 for degradable classes
+#: (a false degradable call priced at nine needless "unknown"s, `LimitPolicy.degradable_min_score`;
+#: the fpi scores are temperature-calibrated, so the floor is a probability). led8 keeps no floor:
+#: its scores are not calibrated, so a probability floor would mean nothing there.
+FPI_POLICY = LimitPolicy(degradable_min_score=0.9)
 
 
 @dataclass
@@ -70,6 +77,8 @@ class HeadData:
     library: dict[str, np.ndarray] = field(default_factory=dict)
     #: items whose label the spectra contradict: {sample_id: why}; reported in a separate figure
     suspect_labels: dict[str, str] = field(default_factory=dict)
+    #: what the package must meet to ship (`host.calib.safety.RELEASE_BOUNDS`); empty: figures only
+    release_bounds: dict[str, float] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -141,7 +150,7 @@ def load_fpi(data_dir: Path, quick: bool = False, library=None) -> HeadData:
     aug = Augmentation(copies=3 if quick else 6, max_shift_nm=4.0)
     settings = FitSettings(augmentation=aug, n_components=FPI_QUICK.n_components,
                            candidates=(FPI_QUICK,) if quick else FPI_CANDIDATES, calibrate_scores=True,
-                           test_shift_nm=0.0, robust_shift_nm=3.0)
+                           test_shift_nm=0.0, robust_shift_nm=3.0, policy=FPI_POLICY, library_qc=LibraryQC())
     prov = {"identification": {"source": datasets.AVANTES_FIFTH, "sha256": _sha256(Path(data_dir) / datasets.AVANTES_FIFTH),
                                "instrument": "Avantes AvaSpec-NIR256-2.0TEC, simulated through firmware.optics.fpi_optics",
                                "licence": "Plastic Scanner open data, no licence stated"}}
@@ -150,7 +159,8 @@ def load_fpi(data_dir: Path, quick: bool = False, library=None) -> HeadData:
     suspect = {k: v for k, v in FPI_SUSPECT_LABELS.items() if k in set(groups[known])}
     return HeadData("fpi", "fpi-1550-1850-v1", optics.channels_nm, SourceSpectra(optics, wl_src, vals), labels, groups,
                     colours, classes, known, extra, black, settings,
-                    _reference(vals, wl_src, labels, known, classes), prov, library, suspect)
+                    _reference(vals, wl_src, labels, known, classes), prov, library, suspect,
+                    release_bounds=dict(RELEASE_BOUNDS))
 
 
 def load_led8(data_dir: Path, quick: bool = False) -> HeadData:

@@ -3,7 +3,9 @@
 Definitions follow issue 3: any verdict but ``identified`` counts as wrong for accuracy;
 ``false_rejection_rate`` is known-class rows not identified; ``unknown_rejection_rate`` is
 rows whose label is not a model class that were not identified; a metric with no rows is
-None (JSON null).
+None (JSON null). Added for the costliest error: ``false_degradable_rate`` (rows that are not
+degradable identified as a degradable class, over those rows: ``1 − degradable_specificity``)
+and ``black_degradable_rate`` (the same over the black rows that are not degradable).
 """
 from __future__ import annotations
 
@@ -51,7 +53,10 @@ def verdict_metrics(labels, verdicts, predicted, classes, *, degradable_truth=No
         "false_rejection_rate": _rate(verdicts[known] != IDENTIFIED),
         "unknown_rejection_rate": _rate(verdicts[~known & (labels != "")] != IDENTIFIED),
         "dark_abstention_rate": None,
+        "false_degradable_rate": None,
+        "black_degradable_rate": None,
     }
+    said = truth = None
     if degradable_truth is not None:
         truth = np.asarray(degradable_truth, dtype=bool)
         said = np.asarray([bool(d) if v == IDENTIFIED and d is not None else False
@@ -59,9 +64,13 @@ def verdict_metrics(labels, verdicts, predicted, classes, *, degradable_truth=No
         out["degradable_sensitivity"] = _rate(said[truth])
         # specificity over rows that are not degradable: not called degradable
         out["degradable_specificity"] = _rate(~said[~truth])
+        # the costliest error: a row that is not degradable identified as a degradable class
+        out["false_degradable_rate"] = _rate(said[~truth])
     if colours is not None:
         black = np.asarray([c in ("black",) for c in colours])
         out["dark_abstention_rate"] = _rate(verdicts[black] != IDENTIFIED)
+        if said is not None:
+            out["black_degradable_rate"] = _rate(said[black & ~truth])
     return out
 
 

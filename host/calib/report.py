@@ -86,7 +86,7 @@ TARGETS = {"accuracy": ">= 0.98", "macro_f1": ">= 0.96", "pla_sensitivity": ">= 
            "pla_specificity": ">= 0.99", "false_rejection_rate": "<= 0.05"}
 _NESTED = ("per_class_recall", "unknown_rejection_per_material", "unknown_identified_as", "dark_abstention",
            "robustness", "selection", "without_suspect_labels", "limit_tradeoff", "score_calibration",
-           "n_items", "quality_rejected_known_rows")
+           "n_items", "quality_rejected_known_rows", "degradable_safety", "library_qc", "featureless_check_tradeoff")
 
 
 def _table(rows: list[dict], cols: list[str]) -> str:
@@ -111,9 +111,48 @@ def _errors(res, classes) -> str:
     return _table(sorted(rows, key=lambda r: (r["label"], r["item"])), ["item", "label", "verdict", "class", "top score"])
 
 
-def _identification_sections(m: dict, res, classes) -> list[str]:
-    scalars = [{"metric": k, "value": v, "target": TARGETS.get(k, "")} for k, v in m.items()
-               if k not in _NESTED and not isinstance(v, (dict, list))]
+def _safety_sections(m: dict, limits: dict) -> list[str]:
+    """Degradable calls, the training-library QC and the featureless-check trade-off."""
+    parts = []
+    s = m.get("degradable_safety")
+    if s:
+        bounds = s.get("release_bounds", {})
+        parts += ["<h3>Degradable calls (the costliest error)</h3>", f"<p>{html.escape(s['definition'])}</p>",
+                  _table([{"figure": k, "value": s[k], "upper 95 %": s.get(f"{k}_upper95"),
+                           "release bound": bounds.get(k, "")}
+                          for k in ("false_degradable_rate", "black_degradable_rate")],
+                         ["figure", "value", "upper 95 %", "release bound"])]
+        if bounds:
+            parts.append(f"<p>Meets the release bounds: <b>{'yes' if s['meets_release_bounds'] else 'NO'}</b></p>")
+        if limits.get("class_min_score"):
+            parts.append("<p>Score floor of the degradable classes (limits.class_min_score): "
+                         f"{html.escape(json.dumps(limits['class_min_score']))}; other classes "
+                         f"{limits.get('min_score')}.</p>")
+    q = m.get("library_qc")
+    if q:
+        rows = [{"fit": f"outer fold {i + 1}", "excluded": ", ".join(
+                    f"{g} ({v['label']}, {v['band_depth']:.2f})" for g, v in ex.items()) or "none"}
+                for i, ex in enumerate(q["excluded_per_fold"])]
+        if "excluded_final" in q:
+            rows.append({"fit": "shipped model", "excluded": ", ".join(
+                f"{g} ({v['label']}, {v['band_depth']:.2f})" for g, v in q["excluded_final"].items()) or "none"})
+        parts += ["<h3>Training-library QC (training rows only; every item stays in every figure)</h3>",
+                  f"<p>{html.escape(q['rule'])}</p>", _table(rows, ["fit", "excluded"])]
+    t = m.get("featureless_check_tradeoff")
+    if t:
+        parts += ["<h3>A featureless-spectrum check before the model: what it would do (not shipped)</h3>",
+                  "<p>Limit at a low quantile of each training fold's band contrast; rates over held-out known "
+                  "rows and black rows x folds.</p>",
+                  _table(t, ["contrast", "training_quantile", "genuine_rejected_added", "black_under_limit",
+                             "black_wrong_calls_removed"])]
+    return parts
+
+
+def _identification_sections(m: dict, res, classes, limits: dict | None = None) -> list[str]:
+    bounds = (m.get("degradable_safety") or {}).get("release_bounds", {})
+    scalars = [{"metric": k, "value": v,
+                "target": TARGETS.get(k, f"<= {bounds[k]:g} (release bound)" if k in bounds else "")}
+               for k, v in m.items() if k not in _NESTED and not isinstance(v, (dict, list))]
     parts = [_table(scalars, ["metric", "value", "target"]),
              "<h3>Per class recall and items</h3>",
              _table([{"class": c, "recall": m["per_class_recall"].get(c), "items": m.get("n_items", {}).get(c)}
@@ -126,6 +165,7 @@ def _identification_sections(m: dict, res, classes) -> list[str]:
                   _table([{k: w[k] for k in ("accuracy", "macro_f1", "false_rejection_rate", "pla_sensitivity")
                            if k in w}], ["accuracy", "macro_f1", "false_rejection_rate", "pla_sensitivity"]),
                   f"<p>{html.escape(w['note'])}</p>"]
+    parts += _safety_sections(m, limits or {})
     if "robustness" in m:
         parts += ["<h3>Robustness (same test spectra, same fold models)</h3>",
                   _table([{"perturbation": k, **v} for k, v in m["robustness"].items()],
@@ -179,7 +219,7 @@ def write_report(path: Path, manifest: dict, res, quantities, data) -> Path:
              f"{html.escape(manifest.get('classifier', ''))}.</p>",
              "<h2>Identification (grouped cross-validation by physical item)</h2>",
              f"<p>{html.escape(m.get('validation', ''))}</p>",
-             *_identification_sections(m, res, classes), _confusion(res, classes), _stats_plot(res, classes),
+             *_identification_sections(m, res, classes, manifest["limits"]), _confusion(res, classes), _stats_plot(res, classes),
              "<h2>Class reference spectra</h2>", _reference_plot(manifest)]
     for q in quantities:
         parts += [f"<h2>Quantity {html.escape(q.name)}</h2>", f"<pre>{html.escape(json.dumps(q.metrics, indent=1))}</pre>",

@@ -70,6 +70,8 @@ class SelectedFit:
     #: held-out outputs of the chosen candidate (for limit trade-offs) and their labels
     oof: dict[str, np.ndarray] = field(default_factory=dict)
     oof_labels: np.ndarray | None = None
+    #: items the training-library QC left out of these rows (`host.calib.libqc`): {item: why}
+    library_excluded: dict = field(default_factory=dict)
 
 
 def inner_outputs(source, rows, y, groups, builders, settings, rng, n_splits: int, seed: int):

@@ -155,10 +155,17 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
     progress(f"{head}: grouped CV accuracy {ident_metrics['accuracy']:.4f}, macro-F1 {ident_metrics['macro_f1']:.4f}")
 
     rng = np.random.default_rng(SEED + 99)
+    fit_rows, excluded = data.settings.training_rows(data.source, data.known_rows, data.labels, data.groups)
+    if "library_qc" in ident_metrics:
+        ident_metrics["library_qc"]["excluded_final"] = excluded
+    if excluded:
+        progress(f"{head}: library QC leaves out of the final fit: "
+                 + ", ".join(f"{g} ({v['label']}, band depth {v['band_depth']:.2f})" for g, v in excluded.items()))
+        _drop_from_library(data.library, excluded)
     if data.settings.candidates:
         progress(f"{head}: choosing and fitting the final model on all items (grouped 5-fold CV over "
                  f"{len(data.settings.candidates)} candidate(s); limits and score temperature from its held-out values)")
-        fit = select_and_fit(data.source, data.known_rows, data.labels, data.groups, data.settings, rng,
+        fit = select_and_fit(data.source, fit_rows, data.labels, data.groups, data.settings, rng,
                              n_splits=5, seed=SEED + 99)
         ident, limits, chosen = fit.identifier, fit.limits, fit.config
         ident_metrics["selection"]["final"] = {"chosen": chosen.name, "temperature": round(fit.temperature, 4),
@@ -166,8 +173,10 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
         progress(f"{head}: final model {chosen.name}, score temperature {fit.temperature:.3g}")
     else:
         progress(f"{head}: fitting the final model on all items (limits from the grouped CV's held-out values)")
-        limits = limits_from_oof(res.outputs, res.labels, np.array(data.classes), data.settings.policy)
-        X, idx = data.source.train(data.known_rows, data.settings.augmentation, rng)
+        keep = np.isin(res.rows, fit_rows)
+        limits = limits_from_oof({k: v[keep] for k, v in res.outputs.items()}, res.labels[keep],
+                                 np.array(data.classes), data.settings.policy)
+        X, idx = data.source.train(fit_rows, data.settings.augmentation, rng)
         ident, chosen = data.settings.identifier().fit(X, data.labels[idx]), None
     want_quantities, quantities = quantities, []
     if head == "fpi" and want_quantities:
@@ -198,8 +207,19 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
     return package, report_path
 
 
+def _drop_from_library(library: dict[str, np.ndarray], excluded: dict) -> None:
+    """The package's library is what the shipped model was trained on: items the library QC left
+    out are not in it (the manifest's ``metrics.identification.library_qc`` names them), so
+    adaptation re-trains on the same items and the simulator draws only those."""
+    keep = ~np.isin(library["groups"], list(excluded))
+    for key in ("fpi_source_values", "led8_values", "labels", "groups"):
+        if key in library:
+            library[key] = library[key][keep]
+
+
 def _library_settings(data: HeadData, chosen: IdentifierConfig | None) -> dict:
-    """What `host.calib.adapt` needs to re-train the same chain (``identifier``: the chosen config)."""
+    """What `host.calib.adapt` needs to re-train the same chain (``identifier``: the chosen config;
+    ``library_qc``: the rule already applied to the library, for the record)."""
     a = data.settings.augmentation
     return {"head": data.head, "augmentation": {"copies": a.copies, "max_shift_nm": a.max_shift_nm, "gain": a.gain,
                                                 "offset": a.offset, "snr": a.snr},
@@ -207,7 +227,8 @@ def _library_settings(data: HeadData, chosen: IdentifierConfig | None) -> dict:
             "preprocessing": "snv" if data.head == "led8" else (chosen.name if chosen else "snv+sg9d1"),
             **({"identifier": chosen.to_dict()} if chosen else {}),
             "calibrate_scores": data.settings.calibrate_scores,
-            "policy": data.settings.policy.__dict__, "test_shift_nm": data.settings.test_shift_nm}
+            "policy": data.settings.policy.__dict__, "test_shift_nm": data.settings.test_shift_nm,
+            **({"library_qc": data.settings.library_qc.to_dict()} if data.settings.library_qc else {})}
 
 
 def _quantity_library(data_dir: Path) -> dict[str, np.ndarray]:
@@ -246,8 +267,10 @@ def build_manifest(data: HeadData, chain: SpectralChain, limits: dict, quantitie
                       (f", scores temperature-scaled (T = {ident.temperature_:.4g}, fitted on held-out items)"
                        if ident.temperature_ != 1.0 else "") + "; per-class Ledoit–Wolf Mahalanobis distance",
         "verdict_rules": "unknown if t2 > limits.t2 or q > limits.q; a class accepts if class_distance <= "
-                         "limits.class_distance[class] and score >= limits.min_score; none accepts: unknown; one: "
-                         "identified; several: ambiguous (firmware/inference.py)",
+                         "limits.class_distance[class] and score >= limits.min_score; none accepts: unknown; several: "
+                         "ambiguous; one: identified, unless its score is below limits.class_min_score[class] "
+                         "(where given: the degradable classes, a false degradable call being the costliest "
+                         "error), then unknown (firmware/inference.py)",
         "provenance": {**data.provenance, "versions": _versions(), "seed": SEED,
                        "note": "trained on openly published measurements (Plastic Scanner, no licence stated; NIST, "
                                "cite Li et al., https://datapub.nist.gov/od/id/mds2-3809); production use needs a "

@@ -11,6 +11,10 @@ times a margin. The same inner CV chooses the identifier among ``FitSettings.can
 fits the score temperature (`host.calib.select`), so the outer CV is a nested CV: it measures
 what the choices, the limits and the false-rejection rate really give on items never seen.
 
+Inside each training fold the training-library QC (`host.calib.libqc`, ``FitSettings.library_qc``)
+may leave out items that do not carry their class's bands: they shape neither the class model
+nor its limits, and they are still scored like every item when their own fold tests them.
+
 The headline test spectra sit at the head's nominal wavelength axis with detector noise; a
 wavelength-axis error and ``R → a·R + b`` are a separate robustness check on the same spectra
 and fold models (`FitSettings.robust_shift_nm`), reported as the share of verdicts they change.
@@ -25,11 +29,13 @@ from typing import Callable
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from firmware.contracts import is_degradable
 from firmware.inference import decide
 from firmware.optics import HeadOptics
 
 from .identify import Identifier, IdentifierConfig
 from .instrument import Augmentation, add_noise, augment, measure_shifted
+from .libqc import LibraryQC
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -104,6 +110,11 @@ class LimitPolicy:
     min_score: float = 0.4
     #: margin of the global T² and Q limits when it should differ from ``margin`` (None: the same)
     global_margin: float | None = None
+    #: score floor of the classes in the degradable table (manifest ``limits.class_min_score``;
+    #: None: none). A false "degradable" call costs far more than an "unknown" on a degradable
+    #: item (a lab test): with calibrated scores, calling the class only when its probability
+    #: exceeds C_fp / (C_fp + C_fn) minimises the expected cost, so a cost ratio of 9 : 1 gives 0.9.
+    degradable_min_score: float | None = None
 
 
 @dataclass
@@ -125,6 +136,14 @@ class FitSettings:
     robust_shift_nm: float = 0.0
     robust_gain: tuple[float, float] = (0.3, 3.0)
     robust_offset: tuple[float, float] = (-0.3, 0.3)
+    #: training-library QC (`host.calib.libqc`): items that may not shape their class; None: all train
+    library_qc: LibraryQC | None = None
+
+    def training_rows(self, source, rows: np.ndarray, y: np.ndarray, groups: np.ndarray):
+        """``rows`` minus the items the library QC excludes: ``(kept rows, {item: why})``."""
+        if self.library_qc is None:
+            return np.asarray(rows), {}
+        return self.library_qc.apply(source, rows, y, groups)
 
     def identifier(self) -> Identifier:
         return self.make_identifier() if self.make_identifier else Identifier(n_components=self.n_components)
@@ -140,6 +159,9 @@ def limits_from_oof(out: dict[str, np.ndarray], y: np.ndarray, classes: np.ndarr
     for j, c in enumerate(classes):
         d = out["class_distance"][y == c, j]
         lim["class_distance"][str(c)] = float(np.quantile(d, policy.class_quantile) * policy.margin)
+    if policy.degradable_min_score is not None:
+        floor = max(policy.degradable_min_score, policy.min_score)
+        lim["class_min_score"] = {str(c): floor for c in classes if is_degradable(str(c))}
     return lim
 
 
@@ -198,9 +220,12 @@ def grouped_cv(source, rows, y, groups, settings: FitSettings, *, n_splits: int 
     extra, fits, extra_outputs = [], [], []
     robust: dict[str, list] = {}
     for f, (tr, te) in enumerate(folds):
-        progress(f"grouped CV fold {f + 1}/{len(folds)}: training on {len(set(groups[rows[tr]]))} items")
-        fit = select_and_fit(source, rows[tr], y, groups, settings, rng, n_splits=settings.inner_splits,
+        train_rows, excluded = settings.training_rows(source, rows[tr], y, groups)
+        progress(f"grouped CV fold {f + 1}/{len(folds)}: training on {len(set(groups[train_rows]))} items"
+                 + (f" (library QC leaves out {', '.join(excluded)})" if excluded else ""))
+        fit = select_and_fit(source, train_rows, y, groups, settings, rng, n_splits=settings.inner_splits,
                              seed=seed + f + 1)
+        fit.library_excluded = excluded
         ident, limits = fit.identifier, fit.limits
         if fit.config is not None:
             progress(f"  chosen on inner folds: {fit.config.name}, score temperature {fit.temperature:.3g}")
