@@ -175,7 +175,10 @@ def identification_metrics(data: HeadData, res: CVResult, extra_preds, black_pre
     s = data.settings
     m.update({"n_spectra": int(len(res.labels)), "n_items": n_items, "n_folds": len(res.folds),
               "validation": f"grouped {len(res.folds)}-fold CV by physical item; "
-                            + ("identifier choice, score temperature and limits" if s.candidates else "limits")
+                            + ("identifier choice, score temperature and limits" if s.candidates else
+                               "score temperature and limits" if s.calibrate_scores else "limits")
+                            + (" (degradable score floor by its rule)" if s.policy.degradable_max_false_rate
+                               is not None else "")
                             + " from an inner grouped CV inside each training fold; test spectra at the nominal "
                               "wavelength axis"
                             + (f" with ±{s.test_shift_nm:g} nm random shifts" if s.test_shift_nm else "")

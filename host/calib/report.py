@@ -170,10 +170,11 @@ def _safety_sections(m: dict, limits: dict) -> list[str]:
     return parts
 
 
-def _identification_sections(m: dict, res, classes, limits: dict | None = None) -> list[str]:
+def _identification_sections(m: dict, res, classes, limits: dict | None = None, head: str = "fpi") -> list[str]:
     bounds = (m.get("degradable_safety") or {}).get("release_bounds", {})
+    targets = TARGETS if head == "fpi" else {}  # issue 3's figures are the fpi head's
     scalars = [{"metric": k, "value": v,
-                "target": TARGETS.get(k, f"<= {bounds[k]:g} (release bound)" if k in bounds else "")}
+                "target": targets.get(k, f"<= {bounds[k]:g} (release bound)" if k in bounds else "")}
                for k, v in m.items() if k not in _NESTED and not isinstance(v, (dict, list))]
     parts = [_table(scalars, ["metric", "value", "target"]),
              "<h3>Per class recall and items</h3>",
@@ -244,7 +245,8 @@ def write_report(path: Path, manifest: dict, res, quantities, data) -> Path:
                 "that decides what goes to the lab, never a confirmation.</p>"] if manifest.get("screening") else []),
              "<h2>Identification (grouped cross-validation by physical item)</h2>",
              f"<p>{html.escape(m.get('validation', ''))}</p>",
-             *_identification_sections(m, res, classes, manifest["limits"]), _confusion(res, classes), _stats_plot(res, classes),
+             *_identification_sections(m, res, classes, manifest["limits"], manifest["head"]), _confusion(res, classes),
+             _stats_plot(res, classes),
              "<h2>Class reference spectra</h2>", _reference_plot(manifest)]
     for q in quantities:
         parts += [f"<h2>Quantity {html.escape(q.name)}</h2>", f"<pre>{html.escape(json.dumps(q.metrics, indent=1))}</pre>",
