@@ -14,7 +14,9 @@ Verdict rules (limits from the manifest's ``limits``, set by the toolchain from 
    and its score is below it → **unknown**. Packages give degradable classes such a floor:
    calling a conventional item "degradable" is the costliest error the device can make (it can
    clear a product that should have been flagged), so a degradable call must be surer than any
-   other (the toolchain's `LimitPolicy.degradable_min_score` says how the figure is chosen). The
+   other (the toolchain's `LimitPolicy` says how the figure is chosen: a fixed probability for
+   calibrated full-spectrum heads, or the lowest floor that keeps held-out false degradable
+   calls within a stated rate for a screening head, `host.calib.floor`). The
    floor only ever turns *identified* into *unknown*; it never hands the call to another class.
 
 Sample-quality rejections (dark, saturated, empty port) act on raw counts before the model,

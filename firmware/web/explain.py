@@ -60,12 +60,24 @@ def reason_code(reason: str | None) -> str | None:
     return reason.split(":", 1)[0].strip() or None
 
 
-def explain(record: dict[str, Any]) -> dict[str, Any]:
-    """``{kind, headline, name, degradable, advice, detail, confidence_pct}`` for the big verdict."""
+#: What a screening head's verdict adds (model manifest ``screening: true``, e.g. the 8-LED head):
+#: its identifications decide what goes to the lab; they never confirm a material.
+SCREENING_NOTE = ("Screening only: this model is a screening head. Its answer decides what goes to the lab; "
+                  "it does not confirm the material.")
+
+
+def explain(record: dict[str, Any], *, screening: bool = False) -> dict[str, Any]:
+    """``{kind, headline, name, degradable, advice, detail, confidence_pct, screening}`` for the big verdict.
+
+    ``screening``: the record was made by a screening head (the page knows it from the model's
+    manifest, not from the record), so identified and unknown verdicts say that a lab test decides.
+    """
     verdict = record.get("verdict")
     reason = record.get("reason")
+    screening = bool(screening) and verdict in (IDENTIFIED, UNKNOWN, AMBIGUOUS)
     out: dict[str, Any] = {"kind": verdict, "detail": reason, "name": None, "degradable": None,
-                           "confidence_pct": None}
+                           "confidence_pct": None, "screening": screening,
+                           "screening_note": SCREENING_NOTE if screening else None}
     conf = record.get("confidence")
     if isinstance(conf, (int, float)):
         out["confidence_pct"] = round(conf * 100)
@@ -76,10 +88,17 @@ def explain(record: dict[str, Any]) -> dict[str, Any]:
                    advice=("Biodegradable plastic." if deg else
                            "Conventional plastic: not biodegradable." if deg is False else
                            "Biodegradability not known for this class."))
+        if screening:
+            out["advice"] = ("Looks like a biodegradable plastic. Only a lab test can confirm it: do not clear the "
+                             "product on this result." if deg else
+                             f"Looks like {cls}. Send the item to the lab if the material matters.")
     elif verdict == UNKNOWN:
         out.update(headline="Not recognised",
                    advice="This does not look like any plastic the model knows. It may be another material, "
                           "a mixture, or a coated or heavily filled item. Send it to the lab if it matters.")
+        if screening:
+            out["advice"] = ("This screening head could not name the plastic surely enough; a biodegradable claim "
+                             "in particular needs a lab test. Send the item to the lab if it matters.")
     elif verdict == AMBIGUOUS:
         candidates = ", ".join(_candidates(record)) or "more than one plastic"
         out.update(headline="Unclear",

@@ -112,7 +112,9 @@ class DevicePort(Protocol):
 
     def model_info(self) -> dict[str, Any] | None:
         """The model in service: ``name, version, sha256, head, classes, degradable, wavelengths
-        {count, min_nm, max_nm}, issuer_public_key`` — or None when no model is loaded.
+        {count, min_nm, max_nm}, issuer_public_key, screening`` — or None when no model is loaded.
+        ``screening`` is True when the manifest says the model is a screening head (its
+        identifications are hints for the lab, never confirmations).
 
         Why: Device and Technician pages, and the "installed / replaced" answer after an upload.
         """

@@ -166,7 +166,8 @@ class RuntimeAdapter:
                 "wavelengths": {"count": int(wl.size), "min_nm": float(wl.min()) if wl.size else None,
                                 "max_nm": float(wl.max()) if wl.size else None},
                 "issuer_public_key": manifest.get("issuer_public_key"),
-                "reference_classes": sorted((manifest.get("reference_spectra") or {}).keys())}
+                "reference_classes": sorted((manifest.get("reference_spectra") or {}).keys()),
+                "screening": manifest.get("screening") is True}
 
     def reference_band(self, class_name: str) -> dict[str, list[float]] | None:
         manifest = manifest_of(self.models.current() if self.models is not None else None)

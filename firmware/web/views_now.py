@@ -42,6 +42,19 @@ def band_class(record: Mapping[str, Any]) -> str | None:
     return None
 
 
+def from_screening_model(record: Mapping[str, Any], model: Mapping[str, Any] | None) -> bool:
+    """Was ``record`` made by the model in service, and is that a screening head?
+
+    The page knows only the manifest of the model in service; a record made by another model
+    (replaced since) is matched by the ONNX sha256 the record names, and is not flagged when it
+    does not match: the record itself does not say.
+    """
+    if not model or model.get("screening") is not True:
+        return False
+    made_by = record.get("model") or {}
+    return isinstance(made_by, Mapping) and bool(made_by.get("sha256")) and made_by.get("sha256") == model.get("sha256")
+
+
 def result_view(record: Mapping[str, Any] | None) -> dict[str, Any]:
     """Everything a template needs to show one result (Now page and detail page)."""
     if record is None:
@@ -50,7 +63,8 @@ def result_view(record: Mapping[str, Any] | None) -> dict[str, Any]:
     cls = band_class(record)
     band = port.reference_band(cls) if cls else None
     label = f"{cls} reference (mean \u00b1 1 sd)" if band else None
-    return {"record": record, "ex": explain(dict(record)), "claim": claim_check(dict(record)),
+    screening = from_screening_model(record, port.model_info())
+    return {"record": record, "ex": explain(dict(record), screening=screening), "claim": claim_check(dict(record)),
             "limits": limit_rows(dict(record)), "composition": composition_rows(dict(record)),
             "band_class": cls if band else None, "band": band,
             "plot": spectrum_svg(record.get("wavelengths_nm") or [], record.get("spectrum") or [], band,

@@ -17,9 +17,10 @@ from firmware.contracts import IDENTIFIED, is_degradable
 from .abstention import chain_abstention, quality_codes
 from .featureless import featureless_tradeoff
 from .headdata import MIN_ITEMS_PER_CLASS, HeadData
+from .libqc import band_depth_separation
 from .metrics import verdict_metrics
 from .safety import degradable_safety
-from .tradeoff import tradeoff_table
+from .tradeoff import floor_tradeoff, tradeoff_table
 from .validate import CVResult
 
 
@@ -43,6 +44,19 @@ def _headline(data: HeadData, labels, groups, verdicts, classes_out) -> dict:
         m["pla_sensitivity"] = float(said[pla].mean())
         m["pla_specificity"] = float((~said[~pla]).mean())
     return m
+
+
+def _degradable_by_source(data: HeadData, res: CVResult) -> dict:
+    """Degradable calls of the outer CV per reading set (board, day, handheld): where a head's
+    degradable calls come from, e.g. an instrument whose own signature looks like a class."""
+    src = np.asarray(data.sources, dtype=object)[res.rows]
+    truth = np.array([is_degradable(str(x)) for x in res.labels])
+    said = np.array([v == IDENTIFIED and bool(c) and is_degradable(c) for v, c in zip(res.verdicts, res.classes_out)])
+    return {str(s): {"degradable_rows": int((truth & (src == s)).sum()),
+                     "degradable_called": int((said & truth & (src == s)).sum()),
+                     "not_degradable_rows": int((~truth & (src == s)).sum()),
+                     "false_degradable_calls": int((said & ~truth & (src == s)).sum())}
+            for s in sorted(set(src))}
 
 
 def _robustness(data: HeadData, res: CVResult) -> dict:
@@ -93,12 +107,21 @@ def identification_metrics(data: HeadData, res: CVResult, extra_preds, black_pre
                 for f in range(n_folds)] if (extra_preds or black_preds) else []
     safety = degradable_safety(res.labels, res.verdicts, res.classes_out, extra_labels, per_fold,
                                len(data.black_rows), data.release_bounds or None)
+    if data.sources is not None:
+        safety["by_source"] = _degradable_by_source(data, res)
     m["false_degradable_rate"] = safety["false_degradable_rate"]
     m["black_degradable_rate"] = safety["black_degradable_rate"]
     m["degradable_safety"] = safety
-    if res.fits and data.settings.library_qc is not None:
-        m["library_qc"] = {"rule": data.settings.library_qc.describe(),
-                           "excluded_per_fold": [f.library_excluded for f in res.fits]}
+    qc = data.settings.library_qc
+    premise = {"measured": "own-class vs other-class band depth of every item, on the whole library "
+                           "(host.calib.libqc.band_depth_separation): whether the rule can mean anything for this head",
+               **band_depth_separation(data.source.nominal(res.rows), res.labels, res.groups,
+                                       **({"window": qc.window, "polyorder": qc.polyorder} if qc else {}))}
+    if res.fits and qc is not None:
+        m["library_qc"] = {"rule": qc.describe(), "excluded_per_fold": [f.library_excluded for f in res.fits],
+                           "premise": premise}
+    elif data.library_qc_note:
+        m["library_qc"] = {"rule": data.library_qc_note, "applied": False, "premise": premise}
     if data.head == "fpi" and per_fold:
         m["featureless_check_tradeoff"] = featureless_tradeoff(data, res, per_fold, seed=seed)
     known_codes = quality_codes(data.head, data.wavelengths_nm, data.source.nominal(res.rows),
@@ -120,6 +143,19 @@ def identification_metrics(data: HeadData, res: CVResult, extra_preds, black_pre
             "candidates": [c.name for c in data.settings.candidates],
             "chosen_per_fold": [f.config.name for f in res.fits],
             "temperature_per_fold": [round(f.temperature, 3) for f in res.fits]}
+    elif res.fits and data.settings.calibrate_scores:
+        m["selection"] = {
+            "how": "one fixed identifier; inside each outer training fold a grouped inner CV by item gives the "
+                   "held-out logits the score temperature is fitted on (and the limits)",
+            "temperature_per_fold": [round(f.temperature, 3) for f in res.fits]}
+    rate = data.settings.policy.degradable_max_false_rate
+    if res.fits and rate is not None:
+        m["degradable_floor"] = {
+            "rule": f"score floor of the degradable classes (limits.class_min_score): the lowest floor at which at "
+                    f"most {rate:g} of the non-degradable held-out rows of the inner grouped CV (inside the training "
+                    f"rows only, never the outer test items) are identified as a degradable class, rounded up to "
+                    f"0.001, never below limits.min_score (host.calib.floor)",
+            "per_fold": [f.floor_detail for f in res.fits]}
     if suspect_labels:
         keep = ~np.isin(res.groups, list(suspect_labels))
         s = _headline(data, res.labels[keep], res.groups[keep], np.asarray(res.verdicts, dtype=object)[keep],
@@ -132,11 +168,17 @@ def identification_metrics(data: HeadData, res: CVResult, extra_preds, black_pre
     if res.fits and res.fits[0].oof_labels is not None and len(res.extra_outputs):
         extra_labels = data.labels[np.r_[data.extra_rows, data.black_rows].astype(int)]
         m["limit_tradeoff"] = tradeoff_table(res, data.settings.policy, extra_labels, len(data.extra_rows))
+        if "degradable_floor" in m:
+            m["degradable_floor"]["tradeoff"] = floor_tradeoff(res, data.settings.policy, extra_labels,
+                                                               len(data.extra_rows))
     n_items = {c: len(set(res.groups[res.labels == c])) for c in data.classes}
     s = data.settings
     m.update({"n_spectra": int(len(res.labels)), "n_items": n_items, "n_folds": len(res.folds),
               "validation": f"grouped {len(res.folds)}-fold CV by physical item; "
-                            + ("identifier choice, score temperature and limits" if s.candidates else "limits")
+                            + ("identifier choice, score temperature and limits" if s.candidates else
+                               "score temperature and limits" if s.calibrate_scores else "limits")
+                            + (" (degradable score floor by its rule)" if s.policy.degradable_max_false_rate
+                               is not None else "")
                             + " from an inner grouped CV inside each training fold; test spectra at the nominal "
                               "wavelength axis"
                             + (f" with ±{s.test_shift_nm:g} nm random shifts" if s.test_shift_nm else "")

@@ -51,9 +51,25 @@ FPI_SUSPECT_LABELS = {
 FPI_QUICK = IdentifierConfig(derivative_first=True, window=5, deriv=2, polyorder=2, n_components=30)
 #: fpi limits: the shipped quantiles and margins, plus a score floor of 0.9 for degradable classes
 #: (a false degradable call priced at nine needless "unknown"s, `LimitPolicy.degradable_min_score`;
-#: the fpi scores are temperature-calibrated, so the floor is a probability). led8 keeps no floor:
-#: its scores are not calibrated, so a probability floor would mean nothing there.
+#: the fpi scores are temperature-calibrated, so the floor is a probability).
 FPI_POLICY = LimitPolicy(degradable_min_score=0.9)
+#: led8 limits: its scores are temperature-calibrated too, but a screening head is never 0.9 sure
+#: of anything, so 0.9 would switch PLA off without saying what it buys. Its degradable floor is
+#: chosen by a rule on the inner CV's held-out items instead (`host.calib.floor`): the lowest
+#: floor at which at most the release bound's share (1 in 100) of non-degradable held-out rows
+#: is still called degradable.
+LED8_POLICY = LimitPolicy(degradable_max_false_rate=RELEASE_BOUNDS["false_degradable_rate"])
+#: Why the training-library QC (`host.calib.libqc`) is not applied to led8. Its premise is that a
+#: low class band depth means "this item does not carry its class's bands". Eight LEDs 70–150 nm
+#: apart, each 47–196 nm wide (`firmware.optics.LED8_BANDS`), do not resolve those bands: a
+#: 5-point second derivative over them is a curvature over some 500 nm, shared by most plastics.
+#: Measured on the led8 library (`host.calib.libqc.band_depth_separation`, in the manifest): it
+#: tells an item's own class from
+#: the others with an AUC of about 0.70 (fpi: 0.95), and would drop 14 % of the items, PLA among
+#: them, while half of the (item, other class) pairs pass as carrying the other class's bands.
+LED8_LIBRARY_QC_NOTE = ("not applied to led8: eight LED bands do not resolve the class bands the rule measures, so "
+                        "a low class band depth does not mean a featureless item here (see premise: own-class vs "
+                        "other-class band depth, measured on the whole library)")
 
 
 @dataclass
@@ -79,6 +95,13 @@ class HeadData:
     suspect_labels: dict[str, str] = field(default_factory=dict)
     #: what the package must meet to ship (`host.calib.safety.RELEASE_BOUNDS`); empty: figures only
     release_bounds: dict[str, float] = field(default_factory=dict)
+    #: a screening head: its identifications are hints for the lab, never confirmations (manifest
+    #: ``screening``, shown with every verdict on the status page)
+    screening: bool = False
+    #: why ``settings.library_qc`` is None for this head (reported in the manifest); empty: not stated
+    library_qc_note: str = ""
+    #: per row, the reading set it comes from (board, day, handheld), for figures by source; None: one source
+    sources: np.ndarray | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -171,7 +194,8 @@ def load_led8(data_dir: Path, quick: bool = False) -> HeadData:
     classes, known, extra, black = _split_rows(labels, groups, colours)
     settings = FitSettings(augmentation=Augmentation(copies=2 if quick else 4, snr=300.0), test_shift_nm=0.0,
                            test_snr=np.inf, n_components=6,
-                           make_identifier=lambda: Identifier(Pipeline([("snv", SNV())]), n_components=6))
+                           make_identifier=lambda: Identifier(Pipeline([("snv", SNV())]), n_components=6),
+                           calibrate_scores=True, policy=LED8_POLICY)
     prov = {"identification": {"source": datasets.LED8_COMBINED, "sha256": _sha256(Path(data_dir) / datasets.LED8_COMBINED),
                                "instrument": "Plastic Scanner DB2.1/DB2.2/DB2.3 boards and handheld, each file "
                                              "normalised to its own white reference",
@@ -180,5 +204,7 @@ def load_led8(data_dir: Path, quick: bool = False) -> HeadData:
                "groups": groups[known].astype(str)}
     return HeadData("led8", "led8-8band-v1", led8_optics().channels_nm, HeadReadings(table.values), labels, groups,
                     colours, classes, known, extra, black, settings,
-                    _reference(table.values, table.wavelengths_nm, labels, known, classes), prov, library)
+                    _reference(table.values, table.wavelengths_nm, labels, known, classes), prov, library,
+                    release_bounds=dict(RELEASE_BOUNDS), screening=True, library_qc_note=LED8_LIBRARY_QC_NOTE,
+                    sources=np.asarray(table.meta["source"], dtype=object))
 

@@ -87,6 +87,39 @@ def class_band_depth(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, **pa
     return out
 
 
+def band_depth_separation(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, *,
+                          threshold: float = MIN_CLASS_BAND_DEPTH, **pattern) -> dict:
+    """Does class band depth tell an item's own class from the others? The rule's premise, measured.
+
+    For every item and every class: ``β`` of the item's mean pattern against the mean pattern of
+    the class's *other* items. The rule is meaningful for a head when own-class ``β`` is near 1
+    and other-class ``β`` near 0: ``auc`` (the chance that an own-class ``β`` exceeds an
+    other-class one) near 1, few items under the threshold (``own_below``) and few other classes
+    passing it (``other_at_or_above``). ``X`` ``(N, C)`` head readings, one row per scan.
+    """
+    labels = np.asarray(labels, dtype=object)
+    groups = np.asarray(groups, dtype=object)
+    d = relative_band_pattern(X, **pattern)
+    items = {g: np.flatnonzero(groups == g) for g in dict.fromkeys(groups)}
+    label = {g: str(labels[r[0]]) for g, r in items.items()}
+    mean = {g: d[r].mean(axis=0) for g, r in items.items()}
+    own, other = [], []
+    for g in items:
+        for c in sorted(set(label.values())):
+            peers = [mean[h] for h in items if h != g and label[h] == c]
+            if not peers:
+                continue
+            p = np.mean(peers, axis=0)
+            (own if c == label[g] else other).append(float(mean[g] @ p / max(float(p @ p), 1e-30)))
+    own_a, other_a = np.asarray(own), np.asarray(other)
+    auc = float(np.mean(own_a[:, None] > other_a[None, :]) + 0.5 * np.mean(own_a[:, None] == other_a[None, :]))
+    return {"auc": round(auc, 3), "own_below": round(float(np.mean(own_a < threshold)), 3),
+            "other_at_or_above": round(float(np.mean(other_a >= threshold)), 3), "threshold": threshold,
+            "own_class_percentiles_5_50_95": [round(float(v), 3) for v in np.percentile(own_a, [5, 50, 95])],
+            "other_class_percentiles_5_50_95": [round(float(v), 3) for v in np.percentile(other_a, [5, 50, 95])],
+            "n_items": len(items)}
+
+
 @dataclass(frozen=True)
 class LibraryQC:
     """The training-library rule (module docstring); ``apply`` it to training rows."""

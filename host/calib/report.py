@@ -86,7 +86,8 @@ TARGETS = {"accuracy": ">= 0.98", "macro_f1": ">= 0.96", "pla_sensitivity": ">= 
            "pla_specificity": ">= 0.99", "false_rejection_rate": "<= 0.05"}
 _NESTED = ("per_class_recall", "unknown_rejection_per_material", "unknown_identified_as", "dark_abstention",
            "robustness", "selection", "without_suspect_labels", "limit_tradeoff", "score_calibration",
-           "n_items", "quality_rejected_known_rows", "degradable_safety", "library_qc", "featureless_check_tradeoff")
+           "n_items", "quality_rejected_known_rows", "degradable_safety", "library_qc", "featureless_check_tradeoff",
+           "degradable_floor")
 
 
 def _table(rows: list[dict], cols: list[str]) -> str:
@@ -128,8 +129,29 @@ def _safety_sections(m: dict, limits: dict) -> list[str]:
             parts.append("<p>Score floor of the degradable classes (limits.class_min_score): "
                          f"{html.escape(json.dumps(limits['class_min_score']))}; other classes "
                          f"{limits.get('min_score')}.</p>")
+        if s.get("by_source"):
+            parts += ["<h4>By reading set (outer CV)</h4>",
+                      _table([{"source": k, **v} for k, v in s["by_source"].items()],
+                             ["source", "degradable_rows", "degradable_called", "not_degradable_rows",
+                              "false_degradable_calls"])]
+    f = m.get("degradable_floor")
+    if f:
+        parts += ["<h3>Degradable score floor chosen on held-out items</h3>", f"<p>{html.escape(f['rule'])}</p>",
+                  _table([{"fit": f"outer fold {i + 1}", **d} for i, d in enumerate(f["per_fold"])] +
+                         ([{"fit": "shipped model", **f["final"]}] if "final" in f else []),
+                         ["fit", "floor", "negative_rows", "false_calls_without_floor", "false_calls_with_floor",
+                          "sensitivity_without_floor", "sensitivity_with_floor"])]
+        if f.get("tradeoff"):
+            parts += ["<p>The rule at other rates, replayed on the same outer CV (each fold's floor from its own "
+                      "inner held-out items):</p>",
+                      _table(f["tradeoff"], ["max_false_rate_inner", "degradable_floor_per_fold", "accuracy",
+                                             "pla_sensitivity", "false_degradable_rate",
+                                             "false_degradable_rate_upper95", "false_rejection_rate"])]
     q = m.get("library_qc")
-    if q:
+    if q and "excluded_per_fold" not in q:
+        parts += ["<h3>Training-library QC</h3>", f"<p>{html.escape(q['rule'])}</p>",
+                  f"<pre>{html.escape(json.dumps(q.get('premise', {}), indent=1))}</pre>"]
+    elif q:
         rows = [{"fit": f"outer fold {i + 1}", "excluded": ", ".join(
                     f"{g} ({v['label']}, {v['band_depth']:.2f})" for g, v in ex.items()) or "none"}
                 for i, ex in enumerate(q["excluded_per_fold"])]
@@ -148,10 +170,11 @@ def _safety_sections(m: dict, limits: dict) -> list[str]:
     return parts
 
 
-def _identification_sections(m: dict, res, classes, limits: dict | None = None) -> list[str]:
+def _identification_sections(m: dict, res, classes, limits: dict | None = None, head: str = "fpi") -> list[str]:
     bounds = (m.get("degradable_safety") or {}).get("release_bounds", {})
+    targets = TARGETS if head == "fpi" else {}  # issue 3's figures are the fpi head's
     scalars = [{"metric": k, "value": v,
-                "target": TARGETS.get(k, f"<= {bounds[k]:g} (release bound)" if k in bounds else "")}
+                "target": targets.get(k, f"<= {bounds[k]:g} (release bound)" if k in bounds else "")}
                for k, v in m.items() if k not in _NESTED and not isinstance(v, (dict, list))]
     parts = [_table(scalars, ["metric", "value", "target"]),
              "<h3>Per class recall and items</h3>",
@@ -173,9 +196,10 @@ def _identification_sections(m: dict, res, classes, limits: dict | None = None) 
                           "false_rejection_rate"])]
     if "selection" in m:
         sel = m["selection"]
-        parts += ["<h3>Identifier chosen by nested grouped CV</h3>", f"<p>{html.escape(sel['how'])}</p>",
+        chosen = sel.get("chosen_per_fold") or ["fixed"] * len(sel["temperature_per_fold"])
+        parts += ["<h3>Identifier and score temperature by nested grouped CV</h3>", f"<p>{html.escape(sel['how'])}</p>",
                   _table([{"outer fold": i + 1, "chosen": c, "temperature": t} for i, (c, t) in
-                          enumerate(zip(sel["chosen_per_fold"], sel["temperature_per_fold"]))],
+                          enumerate(zip(chosen, sel["temperature_per_fold"]))],
                          ["outer fold", "chosen", "temperature"])]
         if "final" in sel:
             parts += [f"<p>Shipped model: <b>{html.escape(sel['final']['chosen'])}</b>, temperature "
@@ -217,9 +241,12 @@ def write_report(path: Path, manifest: dict, res, quantities, data) -> Path:
              f"<code>{manifest['onnx_sha256']}</code>.</p>",
              f"<p>Preprocessing: {html.escape(manifest.get('preprocessing', ''))}. Classifier: "
              f"{html.escape(manifest.get('classifier', ''))}.</p>",
+             *(["<p><b>Screening head</b> (manifest <code>screening: true</code>): an identification is a hint "
+                "that decides what goes to the lab, never a confirmation.</p>"] if manifest.get("screening") else []),
              "<h2>Identification (grouped cross-validation by physical item)</h2>",
              f"<p>{html.escape(m.get('validation', ''))}</p>",
-             *_identification_sections(m, res, classes, manifest["limits"]), _confusion(res, classes), _stats_plot(res, classes),
+             *_identification_sections(m, res, classes, manifest["limits"], manifest["head"]), _confusion(res, classes),
+             _stats_plot(res, classes),
              "<h2>Class reference spectra</h2>", _reference_plot(manifest)]
     for q in quantities:
         parts += [f"<h2>Quantity {html.escape(q.name)}</h2>", f"<pre>{html.escape(json.dumps(q.metrics, indent=1))}</pre>",

@@ -72,6 +72,8 @@ class SelectedFit:
     oof_labels: np.ndarray | None = None
     #: items the training-library QC left out of these rows (`host.calib.libqc`): {item: why}
     library_excluded: dict = field(default_factory=dict)
+    #: counts behind a degradable floor chosen on the held-out rows (`host.calib.floor`); empty: none
+    floor_detail: dict = field(default_factory=dict)
 
 
 def inner_outputs(source, rows, y, groups, builders, settings, rng, n_splits: int, seed: int):
@@ -127,6 +129,7 @@ def select_and_fit(source, rows, y, groups, settings, rng, *, n_splits: int, see
         z = oof["logits"] / temperature
         z = np.exp(z - z.max(axis=1, keepdims=True))
         oof = {**oof, "scores": z / z.sum(axis=1, keepdims=True)}
-    limits = limits_from_oof(oof, labels, ident.classes_, settings.policy)
+    floor_detail: dict = {}
+    limits = limits_from_oof(oof, labels, ident.classes_, settings.policy, floor_detail=floor_detail)
     return SelectedFit(ident, limits, configs[best] if configs else None, temperature, table,
-                       {k: v for k, v in oof.items() if k != "logits"}, labels)
+                       {k: v for k, v in oof.items() if k != "logits"}, labels, floor_detail=floor_detail)

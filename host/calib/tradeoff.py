@@ -9,8 +9,11 @@ policy is one row of this table; the others show what it costs to move it.
 Metrics per policy: ``accuracy`` (any verdict but identified counts as wrong),
 ``false_rejection_rate`` (known-class rows not identified), ``pla_sensitivity``,
 ``unknown_rejection_rate`` (never-trained materials, non-black, not identified; and per
-material), ``model_abstention_black`` (black rows not identified by the model alone) and
-``black_called_degradable`` (black rows the model identifies as a degradable class).
+material), ``model_abstention_black`` (black rows not identified by the model alone),
+``black_called_degradable`` (black rows the model identifies as a degradable class) and
+``false_degradable_rate`` (`host.calib.safety`: every non-degradable row, known, never trained
+on or black, identified as a degradable class). `floor_tradeoff` replays the degradable score
+floor's rule (`host.calib.floor`) at other rates the same way.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numpy as np
 from firmware.contracts import IDENTIFIED, is_degradable
 from firmware.inference import decide
 
+from .safety import degradable_safety
 from .validate import CVResult, LimitPolicy, limits_from_oof
 
 
@@ -32,17 +36,19 @@ def replay(res: CVResult, policy: LimitPolicy, extra_labels, n_unknown: int) -> 
     """
     verdicts = np.empty(len(res.rows), dtype=object)
     classes_out = np.empty(len(res.rows), dtype=object)
-    unk, black = [], []
+    unk, black, extra_preds, floors = [], [], [], []
     for f, (_, te) in enumerate(res.folds):
         fit = res.fits[f]
         classes = [str(c) for c in np.unique(fit.oof_labels)]
         limits = limits_from_oof(fit.oof, fit.oof_labels, np.array(classes), policy)
+        floors.append(max((limits.get("class_min_score") or {}).values(), default=None))
         flags = {c: False for c in classes}
         out = {k: v[te] for k, v in res.outputs.items()}
         for i, p in zip(te, decide(out, classes, flags, limits)):
             verdicts[i], classes_out[i] = p.verdict, p.class_
         if res.extra_outputs:
             preds = decide(res.extra_outputs[f], classes, flags, limits)
+            extra_preds.append(preds)
             unk.append([p.verdict for p in preds[:n_unknown]])
             black.append([(p.verdict, p.class_) for p in preds[n_unknown:]])
     labels = res.labels
@@ -59,7 +65,27 @@ def replay(res: CVResult, policy: LimitPolicy, extra_labels, n_unknown: int) -> 
         pairs = [p for fold in black for p in fold]
         row["model_abstention_black"] = float(np.mean([v != IDENTIFIED for v, _ in pairs]))
         row["black_called_degradable"] = float(np.mean([v == IDENTIFIED and is_degradable(c) for v, c in pairs]))
+    safety = degradable_safety(labels, list(verdicts), list(classes_out), np.asarray(extra_labels, dtype=object),
+                               extra_preds, len(extra_labels) - n_unknown)
+    row["false_degradable_rate"] = safety["false_degradable_rate"]
+    row["false_degradable_rate_upper95"] = safety["false_degradable_rate_upper95"]
+    if any(x is not None for x in floors):
+        row["degradable_floor_per_fold"] = floors
     return row
+
+
+def floor_tradeoff(res: CVResult, base: LimitPolicy, extra_labels, n_unknown: int,
+                   rates=(None, 0.1, 0.05, 0.02, 0.01, 0.005)) -> list[dict]:
+    """`replay` with the degradable floor's rule at each held-out false-call rate (None: no floor).
+
+    Each fold's floor comes from that fold's own inner held-out outputs, as in training, so the
+    table shows what a stricter or looser rule would have given without peeking at test items.
+    """
+    rows = []
+    for rate in rates:
+        policy = replace(base, degradable_max_false_rate=rate)
+        rows.append({"max_false_rate_inner": rate, **replay(res, policy, extra_labels, n_unknown)})
+    return rows
 
 
 def tradeoff_table(res: CVResult, base: LimitPolicy, extra_labels, n_unknown: int,

@@ -156,21 +156,28 @@ def train(head: str, data_dir: Path, out: Path, key, *, progress: Callable[[str]
 
     rng = np.random.default_rng(SEED + 99)
     fit_rows, excluded = data.settings.training_rows(data.source, data.known_rows, data.labels, data.groups)
-    if "library_qc" in ident_metrics:
+    if data.settings.library_qc is not None and "library_qc" in ident_metrics:
         ident_metrics["library_qc"]["excluded_final"] = excluded
     if excluded:
         progress(f"{head}: library QC leaves out of the final fit: "
                  + ", ".join(f"{g} ({v['label']}, band depth {v['band_depth']:.2f})" for g, v in excluded.items()))
         _drop_from_library(data.library, excluded)
-    if data.settings.candidates:
-        progress(f"{head}: choosing and fitting the final model on all items (grouped 5-fold CV over "
-                 f"{len(data.settings.candidates)} candidate(s); limits and score temperature from its held-out values)")
+    if data.settings.candidates or data.settings.calibrate_scores:
+        n_cand = len(data.settings.candidates)
+        progress(f"{head}: " + (f"choosing and fitting the final model on all items (grouped 5-fold CV over "
+                                f"{n_cand} candidate(s)" if n_cand else
+                                "fitting the final model on all items (grouped 5-fold CV")
+                 + "; limits and score temperature from its held-out values)")
         fit = select_and_fit(data.source, fit_rows, data.labels, data.groups, data.settings, rng,
                              n_splits=5, seed=SEED + 99)
         ident, limits, chosen = fit.identifier, fit.limits, fit.config
-        ident_metrics["selection"]["final"] = {"chosen": chosen.name, "temperature": round(fit.temperature, 4),
-                                               "held_out": fit.table}
-        progress(f"{head}: final model {chosen.name}, score temperature {fit.temperature:.3g}")
+        final = {"chosen": chosen.name if chosen else "fixed", "temperature": round(fit.temperature, 4),
+                 "held_out": fit.table}
+        ident_metrics.setdefault("selection", {})["final"] = final
+        if fit.floor_detail:
+            ident_metrics["degradable_floor"]["final"] = fit.floor_detail
+        progress(f"{head}: final model {final['chosen']}, score temperature {fit.temperature:.3g}"
+                 + (f", degradable score floor {fit.floor_detail['floor']:g}" if fit.floor_detail else ""))
     else:
         progress(f"{head}: fitting the final model on all items (limits from the grouped CV's held-out values)")
         keep = np.isin(res.rows, fit_rows)
@@ -270,7 +277,11 @@ def build_manifest(data: HeadData, chain: SpectralChain, limits: dict, quantitie
                          "limits.class_distance[class] and score >= limits.min_score; none accepts: unknown; several: "
                          "ambiguous; one: identified, unless its score is below limits.class_min_score[class] "
                          "(where given: the degradable classes, a false degradable call being the costliest "
-                         "error), then unknown (firmware/inference.py)",
+                         "error), then unknown (firmware/inference.py)" + (
+                             "; screening head (screening: true): an identification is a hint that decides what "
+                             "goes to the lab, never a confirmation, and the status page says so with every verdict"
+                             if data.screening else ""),
+        "screening": data.screening,
         "provenance": {**data.provenance, "versions": _versions(), "seed": SEED,
                        "note": "trained on openly published measurements (Plastic Scanner, no licence stated; NIST, "
                                "cite Li et al., https://datapub.nist.gov/od/id/mds2-3809); production use needs a "

@@ -115,6 +115,10 @@ class LimitPolicy:
     #: item (a lab test): with calibrated scores, calling the class only when its probability
     #: exceeds C_fp / (C_fp + C_fn) minimises the expected cost, so a cost ratio of 9 : 1 gives 0.9.
     degradable_min_score: float | None = None
+    #: choose the degradable floor from held-out items instead (`host.calib.floor`): the lowest
+    #: floor at which at most this share of held-out non-degradable rows is called degradable
+    #: (None: no such rule). Combined with ``degradable_min_score``, the higher floor wins.
+    degradable_max_false_rate: float | None = None
 
 
 @dataclass
@@ -150,8 +154,12 @@ class FitSettings:
 
 
 def limits_from_oof(out: dict[str, np.ndarray], y: np.ndarray, classes: np.ndarray,
-                    policy: LimitPolicy) -> dict:
-    """Manifest ``limits`` from out-of-fold outputs of known items (class order = ``classes``)."""
+                    policy: LimitPolicy, *, floor_detail: dict | None = None) -> dict:
+    """Manifest ``limits`` from out-of-fold outputs of known items (class order = ``classes``).
+
+    ``floor_detail``, if given, receives the counts behind a degradable floor chosen by
+    ``policy.degradable_max_false_rate`` (`host.calib.floor.degradable_floor`).
+    """
     gm = policy.margin if policy.global_margin is None else policy.global_margin
     lim = {"t2": float(np.quantile(out["t2"], policy.global_quantile) * gm),
            "q": float(np.quantile(out["q"], policy.global_quantile) * gm),
@@ -159,9 +167,16 @@ def limits_from_oof(out: dict[str, np.ndarray], y: np.ndarray, classes: np.ndarr
     for j, c in enumerate(classes):
         d = out["class_distance"][y == c, j]
         lim["class_distance"][str(c)] = float(np.quantile(d, policy.class_quantile) * policy.margin)
-    if policy.degradable_min_score is not None:
-        floor = max(policy.degradable_min_score, policy.min_score)
-        lim["class_min_score"] = {str(c): floor for c in classes if is_degradable(str(c))}
+    degradable = [str(c) for c in classes if is_degradable(str(c))]
+    if policy.degradable_min_score is None and policy.degradable_max_false_rate is None:
+        return lim
+    floor = max(policy.degradable_min_score or 0.0, policy.min_score)
+    if policy.degradable_max_false_rate is not None and degradable:
+        from .floor import degradable_floor
+        floor, detail = degradable_floor(out, y, classes, lim, policy.degradable_max_false_rate, floor)
+        if floor_detail is not None:
+            floor_detail.update(detail)
+    lim["class_min_score"] = {c: floor for c in degradable}
     return lim
 
 
