@@ -14,11 +14,25 @@ from firmware.record import sign_record, verify_record
 WRITER = Path(__file__).with_name("journal_writer.py")
 
 
-def start_writer(state_dir, count, tag, hold=0.0):
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(state_dir), str(count), tag, str(hold)],
+def start_writer(state_dir, count, tag, hold=0.0, barrier=False):
+    """A writer process that has opened the journal; with ``barrier`` it writes only after ``go``."""
+    proc = subprocess.Popen([sys.executable, str(WRITER), str(state_dir), str(count), tag, str(hold)]
+                            + (["go"] if barrier else []),
+                            stdin=subprocess.PIPE if barrier else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     return proc
+
+
+def finish(proc, timeout=120):
+    """(stdout, stderr) once the writer exits. Read through the same buffered pipe objects as
+    `start_writer`'s readline: `communicate` would read the raw pipe and lose what readline
+    already buffered (seqs printed right after "ready")."""
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=timeout)
+    proc.stdout.close()
+    proc.stderr.close()
+    return out, err
 
 
 def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
@@ -52,10 +66,13 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
 def test_two_processes_never_share_a_seq(tmp_path):
     load_identity(tmp_path)
     Journal.open(tmp_path).close()
-    procs = {tag: start_writer(tmp_path, 60, tag) for tag in ("a", "b")}
+    procs = {tag: start_writer(tmp_path, 60, tag, barrier=True) for tag in ("a", "b")}
+    for proc in procs.values():  # both have the journal open: release them together
+        proc.stdin.write("go\n")
+        proc.stdin.close()
     seqs = {}
     for tag, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
+        out, err = finish(proc)
         assert proc.returncode == 0, err
         seqs[tag] = [int(line) for line in out.split()]
     assert not set(seqs["a"]) & set(seqs["b"])
@@ -76,7 +93,7 @@ def test_reader_process_while_writer_runs(tmp_path):
     with Journal.open(tmp_path, busy_timeout_s=5.0) as journal:
         while proc.poll() is None:
             seen = max(seen, journal.count())
-    out, err = proc.communicate(timeout=60)
+    _, err = finish(proc, timeout=60)
     assert proc.returncode == 0, err
     with Journal.open(tmp_path) as journal:
         assert journal.count() == 200 >= seen
