@@ -61,21 +61,21 @@ def start_page(runtime: Any) -> Service | None:
     from .web.runtime_adapter import RuntimeAdapter
     from .web.serve import PageServer
 
-    # The page reads the device through its adapter over the runtime's pieces; actions that the
+    # The page reads the device through its adapter over the runtime's pieces; actions the
     # runtime owns end to end (model install with head/grid checks, kept copy and event; the
-    # self-test that reopens the board after a fault) go to the runtime itself.
-    port = RuntimeAdapter(measurement=runtime.measurement, state_dir=runtime.state_dir,
-                          load_model=runtime.load_model, link_status=lambda: runtime.link_status(),
-                          calibration=lambda: runtime.calibration(), temperature_c=runtime.temperature_c,
-                          clock_synced=runtime.clock_synced)
-    port.install_model = runtime.install_model
-    port.self_test = lambda: runtime.self_test(trigger="page")
-    # the technician's calibration tool (nir-host calibrate-unit) over /api/technician/…
-    port.technician_scan = lambda **kw: runtime.technician_scan(**kw, trigger="technician")
-    port.calibration_session = lambda action, corrections=None: runtime.calibration_session(
-        action, corrections, trigger="technician")
-    port.install_calibration = lambda cert: runtime.install_calibration(cert, trigger="technician")
-    port.calibration_status = runtime.calibration_status
+    # self-test that reopens the board after a fault; the technician's calibration tool over
+    # /api/technician/…) are the runtime's own methods.
+    port = RuntimeAdapter(
+        measurement=runtime.measurement, state_dir=runtime.state_dir,
+        link_status=lambda: runtime.link_status(), calibration=lambda: runtime.calibration(),
+        temperature_c=runtime.temperature_c, clock_synced=runtime.clock_synced,
+        install_model=runtime.install_model,
+        self_test=lambda: runtime.self_test(trigger="page"),
+        technician_scan=lambda **kw: runtime.technician_scan(**kw, trigger="technician"),
+        calibration_session=lambda action, corrections=None: runtime.calibration_session(
+            action, corrections, trigger="technician"),
+        install_calibration=lambda cert: runtime.install_calibration(cert, trigger="technician"),
+        calibration_status=runtime.calibration_status)
     server = PageServer(create_app(runtime.config, runtime=port), http)
     server.start()
     return Started("status page", server.url, server.stop)
