@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from firmware.config import format_validation_error, read_toml
+from firmware.config import validate_file
 from firmware.config.base import Section
 from firmware.contracts import DEFAULT_PREFIX, topic
 from firmware.errors import ConfigError
@@ -186,26 +186,8 @@ class BureauConfig(Section):
         return self
 
 
-def _merge(base: dict, overrides: Mapping) -> dict:
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_bureau_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> BureauConfig:
     """Read ``path`` (else ``$PLASTINIR_BUREAU_CONFIG``, else defaults), apply ``overrides``, validate."""
     if path is None and os.environ.get(ENV_CONFIG):
         path = os.environ[ENV_CONFIG]
-    data = read_toml(path) if path is not None else {}
-    source = str(path) if path is not None else "<defaults>"
-    if overrides:
-        data = _merge(data, overrides)
-        source += " (with command-line overrides)"
-    try:
-        return BureauConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source, data)) from None
+    return validate_file(BureauConfig, path, overrides)
