@@ -60,11 +60,14 @@ def test_password_sources(tmp_path, monkeypatch):
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     mqtt = load_bureau_config(None, {"mqtt": {"username": "bureau"}}).mqtt
     assert mqtt.password() is None
-    (tmp_path / "mqtt-password").write_text("from-systemd\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    assert mqtt.password() == "from-systemd"
     monkeypatch.setenv("PLASTINIR_MQTT_PASSWORD", "from-env")
     assert mqtt.password() == "from-env"
+    # the same secret as the device's (firmware.config.secrets): the systemd credential first
+    (tmp_path / "mqtt_password").write_text("from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert mqtt.password() == "from-systemd"
+    (tmp_path / "pw").write_text("from-file\n")
+    assert load_bureau_config(None, {"mqtt": {"password_file": str(tmp_path / "pw")}}).mqtt.password() == "from-file"
     missing = load_bureau_config(None, {"mqtt": {"password_file": str(tmp_path / "nope")}}).mqtt
     with pytest.raises(ConfigError, match="mqtt.password_file = .*nope.*cannot read it"):
         missing.password()
