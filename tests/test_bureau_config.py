@@ -42,6 +42,10 @@ def test_unknown_key_and_bad_values_name_file_key_value(tmp_path):
         load_bureau_config(path)
     assert f"{path}: key ingest.batch_max = 0: Input should be greater than or equal to 1" in str(err.value)
     assert "key db = 'mysql://x/y'" in str(err.value) and "unsupported database URL" in str(err.value)
+    path.write_text('[ingest]\ntrusted_technicians = ["not-a-key"]\n')
+    with pytest.raises(ConfigError, match=r"key ingest.trusted_technicians = \['not-a-key'\]: entry 0 is not a base64 "
+                                          r"Ed25519 public key"):
+        load_bureau_config(path)
     path.write_text('[mqtt]\nreceive_maximum = 100\n[ingest]\nbatch_max = 500\n')
     with pytest.raises(ConfigError, match=r"receive_maximum \(100\) must be at least ingest.batch_max \(500\)"):
         load_bureau_config(path)

@@ -43,6 +43,19 @@ def read_trusted_issuers(path: Path = TRUSTED_ISSUERS_FILE) -> list[str]:
     return keys
 
 
+def check_public_keys(keys: list[str]) -> list[str]:
+    """``keys`` if each is a base64 Ed25519 public key and none repeats; else `ValueError` naming the
+    entry (a config validator for every list of trusted keys: issuers, technicians)."""
+    for i, key in enumerate(keys):
+        try:
+            public_key_from_b64(key)
+        except ValueError as exc:
+            raise ValueError(f"entry {i} is not a base64 Ed25519 public key: {exc}") from None
+    if len(set(keys)) != len(keys):
+        raise ValueError("lists the same key twice")
+    return keys
+
+
 def newest_package(head: str, models_dir: Path = MODELS_DIR) -> Path | None:
     """The shipped package ``<head>-…-v<N>`` with the highest N (folder or .zip), or None."""
     best: tuple[int, str, Path] | None = None
@@ -69,11 +82,4 @@ class ModelSection(Section):
     def _keys_are_ed25519(cls, keys: list[str] | None) -> list[str]:
         if keys is None:  # read here, not in a default factory, so a bad file is a config error
             return read_trusted_issuers()
-        for i, key in enumerate(keys):
-            try:
-                public_key_from_b64(key)
-            except ValueError as exc:
-                raise ValueError(f"entry {i} is not a base64 Ed25519 public key: {exc}") from None
-        if len(set(keys)) != len(keys):
-            raise ValueError("lists the same key twice")
-        return keys
+        return check_public_keys(keys)

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from firmware.config import validate_file
 from firmware.config.base import Section
+from firmware.config.model import check_public_keys
 from firmware.config.secrets import read_secret
 from firmware.contracts import DEFAULT_PREFIX, topic
 from firmware.errors import ConfigError
@@ -145,6 +146,12 @@ class IngestSettings(Section):
         description="Base64 Ed25519 keys of the technicians whose calibration certificates are stored. Unset: "
                     "any certificate whose signature verifies against the key it names (tampering is still "
                     "caught; who may certify is then not).")
+
+    @field_validator("trusted_technicians")
+    @classmethod
+    def _keys_are_ed25519(cls, keys: list[str] | None) -> list[str] | None:
+        # a mistyped key would otherwise quarantine every certificate of that technician
+        return None if keys is None else check_public_keys(keys)
 
     @model_validator(mode="after")
     def _consistent(self) -> "IngestSettings":
