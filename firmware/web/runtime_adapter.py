@@ -268,7 +268,7 @@ class RuntimeAdapter:
     def install_model(self, path: Path) -> dict[str, Any]:
         return self._runtime_action("install_model", "installing a model is")(Path(path))
 
-    # --- calibration (the technician's tool, issue 7) ------------------------------------------
+    # --- calibration (the technician's tool, nir-host calibrate-unit) -------------------------
 
     def technician_scan(self, **kwargs: Any) -> dict[str, Any]:
         return self._runtime_action("technician_scan", "calibration scans are")(**kwargs)
