@@ -8,6 +8,7 @@ models lists its keys here instead.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -15,8 +16,17 @@ from pydantic import Field, field_validator
 from ..signing import public_key_from_b64
 from .base import Section
 
-#: ``models/`` of this installation (a source checkout or an editable install).
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def find_models_dir(checkout: Path = Path(__file__).resolve().parents[2] / "models",
+                    installed: Path = Path(sys.prefix) / "share" / "plastinir" / "models") -> Path:
+    """``models/`` of a source checkout (or an editable install), else the copy setup.py installs
+    under ``<prefix>/share/plastinir/models`` (``pip install '.[pi]'`` on a unit)."""
+    return installed if not checkout.is_dir() and installed.is_dir() else checkout
+
+
+#: The shipped model packages and ``TRUSTED_ISSUERS`` of this installation.
+MODELS_DIR = find_models_dir()
 TRUSTED_ISSUERS_FILE = MODELS_DIR / "TRUSTED_ISSUERS"
 _VERSIONED = re.compile(r"-v(\d+)(?:\.zip)?$")
 
