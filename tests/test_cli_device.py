@@ -162,15 +162,17 @@ def test_sigkill_during_measurements_loses_nothing_and_never_reuses_a_seq(tmp_pa
         proc = subprocess.Popen([NIR_DEVICE, "measure", "--sim", "--sample", "pla", "--json", "--count", "1000",
                                  "--state-dir", state, "--config", cfg], env=child_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2):
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-            record = json.loads(line)
-            printed[record["seq"]] = record
-        t_printed = time.monotonic()
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=10)
+        try:
+            for _ in range(2):
+                line = proc.stdout.readline()
+                assert line, proc.stderr.read()
+                record = json.loads(line)
+                printed[record["seq"]] = record
+            t_printed = time.monotonic()
+            time.sleep(delay)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
         # the next measurement started right after the print; it takes total_ms
         if time.monotonic() - t_printed < record["timings_ms"]["total"] / 1000.0:
             landed_inside += 1

@@ -99,8 +99,10 @@ def test_export_into_a_closed_pipe_ends_quietly(filled, tmp_path):
         journal.append_result(lambda seq: sign_record(unsigned_record(identity.unit, seq), identity.key))
     proc = subprocess.Popen([NIR_DEVICE, "export", "--state-dir", str(tmp_path), "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
-    assert proc.stdout.read(100)
-    proc.stdout.close()  # like head after its first line
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
+    try:
+        assert proc.stdout.read(100)
+    finally:
+        proc.stdout.close()  # like head after its first line
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
