@@ -4,6 +4,8 @@ The device install (`pip install .` or `.[pi]` on a Raspberry Pi) pulls only wha
 needs; the calibration toolchain and the bureau come with the `host` extra, so a device
 never carries scikit-learn (DESIGN.md, dependency rule).
 """
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 DEVICE = [
@@ -46,8 +48,11 @@ setup(
     packages=find_packages(include=["firmware", "firmware.*", "host", "host.*"]),
     include_package_data=True,
     package_data={"firmware": ["web/templates/*.html", "web/static/*"], "host": ["templates/*"]},
-    # the simulator's default FPI unit table, for installs that are not a source checkout
-    data_files=[("share/plastinir/config/units", ["config/units/sim-default.toml"])],
+    # the simulator's default FPI unit table and the shipped model packages with their trusted
+    # issuers, for installs that are not a source checkout (firmware.config.model.MODELS_DIR)
+    data_files=[("share/plastinir/config/units", ["config/units/sim-default.toml"])] + [
+        (f"share/plastinir/{folder.as_posix()}", sorted(p.as_posix() for p in folder.iterdir() if p.is_file()))
+        for folder in [Path("models"), *sorted(p for p in Path("models").iterdir() if p.is_dir())]],
     install_requires=DEVICE,
     extras_require=EXTRAS,
     entry_points={

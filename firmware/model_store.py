@@ -4,8 +4,9 @@ An update that only swapped the model in memory would silently revert at the nex
 an accepted package is kept as ``<state dir>/models/<name>-v<version>.zip`` and ``CURRENT``
 (one line: that file's name) points at it; at start the runtime loads ``CURRENT`` before the
 configured or shipped package. Files are written under temporary names, fsynced and renamed,
-so a power cut leaves the old or the new pointer, never half a file. (The status page's upload
-uses the same layout, so whichever part installed a package, the next start finds it.)
+so a power cut leaves the old or the new pointer, never half a file. Every install goes
+through `DeviceRuntime.install_model` (CLI, page upload, MQTT command, config reload), so this
+is the one store.
 
 A package arrives as a folder or a ``.zip``; it is always kept as a zip of its files.
 """
@@ -60,7 +61,7 @@ class ModelStore:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".staged-", suffix=".zip", dir=self.directory)
         except OSError as exc:
-            raise JournalError(f"{self.directory}: cannot keep a model package: {exc.strerror or exc}") from exc
+            raise JournalError(f"{self.directory}: cannot keep the model package: {exc.strerror or exc}") from exc
         staged = Path(tmp)
         try:
             with os.fdopen(fd, "wb") as out:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .contracts import IDENTIFIED, RESULT_SCHEMA
 from .errors import RecordError
 from .signing import sign_document, verify_document
+from .validation import describe
 
 MAX_TEXT = 200
 MAX_POINTS = 4096
@@ -121,15 +122,6 @@ def utc_now_rfc3339(now: datetime | None = None) -> str:
     return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = len(exc.errors()) - 5
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 def validate_record(document: Any) -> ResultRecord:
     """Check a decoded JSON document against the schema; `RecordError` names the bad fields."""
     if not isinstance(document, dict):
@@ -139,7 +131,7 @@ def validate_record(document: Any) -> ResultRecord:
     try:
         return ResultRecord.model_validate(document)
     except ValidationError as exc:
-        raise RecordError(f"invalid result record: {_describe(exc)}") from None
+        raise RecordError(f"invalid result record: {describe(exc, whole='(record)')}") from None
 
 
 def sign_record(document: dict, key) -> dict:

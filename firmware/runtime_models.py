@@ -36,16 +36,13 @@ class RuntimeModels:
         manifest (`firmware.inference.Model.load`), the unit's head, and a model grid the head's
         channels cover. Any failure is a `ModelPackageError` naming the package and the cause.
         """
-        from .inference import Model  # onnxruntime is imported only when a model is loaded
-
         config = config or self.config
         try:
-            model = Model.load(path, config.model.trusted_issuers, threads=config.measurement.inference_threads)
+            active = self._open_package(path, config)
         except ModelPackageError:
             raise
         except PlastiNIRError as exc:
             raise ModelPackageError(f"{path}: {exc}") from exc
-        active = ActiveModel.from_package(model.package, model)
         if active.head != self.head.name:
             raise ModelPackageError(f"{path}: package {active.name} is for the {active.head} head, this unit has "
                                     f"the {self.head.name} head")
@@ -58,6 +55,14 @@ class RuntimeModels:
                                         f"({active.wavelengths_nm.min():g}–{active.wavelengths_nm.max():g} nm) does "
                                         f"not fit this unit's head ({wl.min():g}–{wl.max():g} nm): {exc}") from None
         return active
+
+    def _open_package(self, path: str | Path, config: "DeviceConfig") -> ActiveModel:
+        """The verified package with its ONNX session (`firmware.inference.Model.load`); the one
+        step the page's tests replace, as they run without onnxruntime graphs of their own."""
+        from .inference import Model  # onnxruntime is imported only when a model is loaded
+
+        model = Model.load(path, config.model.trusted_issuers, threads=config.measurement.inference_threads)
+        return ActiveModel.from_package(model.package, model)
 
     def _load_boot_model(self) -> None:
         """Kept package (installed at run time), else ``model.package``, else the newest shipped one."""

@@ -1,20 +1,18 @@
 """What ``nir-device run`` (and the demo) serves beside the acquisition loop: the MQTT link and
 the status page. Each is a plug-in: ``start_<name>(runtime) -> Service | None``.
 
-These two functions are the only places the runtime meets those parts, so each plugs in with a
-few lines and the runtime never imports them:
+These two functions are the only places the runtime meets those parts, so the runtime never
+imports them:
 
-- **MQTT link** (issue 5): ``firmware.mqtt.start_link(runtime) -> Service``. It reads
+- **MQTT link**: ``firmware.mqtt.start_link(runtime) -> Service`` (docs/LINK.md). It reads
   ``runtime.config.mqtt``; publishes results from the journal's outbox (``runtime.journal``),
   woken by ``runtime.on_result``; events from ``runtime.journal.events(unpublished=True)``,
   woken by ``runtime.on_event``; stats from ``runtime.snapshot()``; runs commands through
-  ``runtime.measure / take_reference / install_model / reload_config``; and sets
-  ``runtime.link_status`` so the page can show the link (docs/LINK.md). A firmware built without
-  that package refuses a configured broker (never a silently missing link); ``--broker none``
-  runs without one.
-- **Status page** (issue 6): ``firmware.web.create_app(config, runtime=port)`` served by
-  ``firmware.web.serve.PageServer``. Until ``firmware.web`` exists the device runs without a page
-  and says so.
+  ``runtime.measure / take_reference / install_model / reload_config / install_calibration``;
+  and sets ``runtime.link_status`` so the page can show the link. ``--broker none`` runs
+  without one.
+- **Status page**: ``firmware.web.create_app(config, runtime=port)`` served by
+  ``firmware.web.serve.PageServer`` (docs/WEB.md); ``http.enabled = false`` runs without one.
 
 A `Service` has ``name``, ``where`` (what to tell the user: a URL) and ``stop()``.
 """
@@ -23,8 +21,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
-
-from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -48,55 +44,38 @@ class Started:
         self._stop()
 
 
-def _missing(exc: ImportError, package: str) -> bool:
-    """True if ``exc`` is about ``package`` itself being absent (not a bug inside it)."""
-    return bool(exc.name) and (exc.name == package or exc.name.startswith(package + "."))
-
-
 def start_link(runtime: Any) -> Service | None:
     """The MQTT link to ``mqtt.broker``, or None for ``none``."""
-    broker = runtime.config.mqtt.endpoint
-    if broker is None:
+    if runtime.config.mqtt.endpoint is None:
         return None
-    try:
-        from .mqtt import start_link as start_mqtt_link  # issue 5
-    except ImportError as exc:
-        if not _missing(exc, "firmware.mqtt"):
-            raise
-        raise ConfigError(f"mqtt.broker = {runtime.config.mqtt.broker!r}: this firmware has no MQTT link yet "
-                          f"(firmware.mqtt); run with --broker none (results wait in the journal's outbox)") from None
+    from .mqtt import start_link as start_mqtt_link
     return start_mqtt_link(runtime)
 
 
 def start_page(runtime: Any) -> Service | None:
-    """The status page on ``http.bind:http.port``, or None when disabled or not in this firmware."""
+    """The status page on ``http.bind:http.port``, or None when disabled."""
     http = runtime.config.http
     if not http.enabled:
         return None
-    try:
-        from .web import create_app  # issue 6
-        from .web.runtime_adapter import RuntimeAdapter
-        from .web.serve import PageServer
-    except ImportError as exc:
-        if not _missing(exc, "firmware.web"):
-            raise
-        log.warning("no status page: this firmware has no firmware.web yet")
-        return None
-    # The page reads the device through its adapter over the runtime's pieces; actions that the
+    from .web import create_app
+    from .web.runtime_adapter import RuntimeAdapter
+    from .web.serve import PageServer
+
+    # The page reads the device through its adapter over the runtime's pieces; actions the
     # runtime owns end to end (model install with head/grid checks, kept copy and event; the
-    # self-test that reopens the board after a fault) go to the runtime itself.
-    port = RuntimeAdapter(measurement=runtime.measurement, state_dir=runtime.state_dir,
-                          load_model=runtime.load_model, link_status=lambda: runtime.link_status(),
-                          calibration=lambda: runtime.calibration(), temperature_c=runtime.temperature_c,
-                          clock_synced=runtime.clock_synced)
-    port.install_model = runtime.install_model
-    port.self_test = lambda: runtime.self_test(trigger="page")
-    # the technician's calibration tool (nir-host calibrate-unit) over /api/technician/…
-    port.technician_scan = lambda **kw: runtime.technician_scan(**kw, trigger="technician")
-    port.calibration_session = lambda action, corrections=None: runtime.calibration_session(
-        action, corrections, trigger="technician")
-    port.install_calibration = lambda cert: runtime.install_calibration(cert, trigger="technician")
-    port.calibration_status = runtime.calibration_status
+    # self-test that reopens the board after a fault; the technician's calibration tool over
+    # /api/technician/…) are the runtime's own methods.
+    port = RuntimeAdapter(
+        measurement=runtime.measurement, state_dir=runtime.state_dir,
+        link_status=lambda: runtime.link_status(), calibration=lambda: runtime.calibration(),
+        temperature_c=runtime.temperature_c, clock_synced=runtime.clock_synced,
+        install_model=runtime.install_model,
+        self_test=lambda: runtime.self_test(trigger="page"),
+        technician_scan=lambda **kw: runtime.technician_scan(**kw, trigger="technician"),
+        calibration_session=lambda action, corrections=None: runtime.calibration_session(
+            action, corrections, trigger="technician"),
+        install_calibration=lambda cert: runtime.install_calibration(cert, trigger="technician"),
+        calibration_status=runtime.calibration_status)
     server = PageServer(create_app(runtime.config, runtime=port), http)
     server.start()
     return Started("status page", server.url, server.stop)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from firmware.config import load_config
 from firmware.config.model import MODELS_DIR
@@ -90,8 +93,20 @@ def copy_package(source: Path, out: Path) -> Path:
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ISOLATE}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT makes a hung child print every thread's stack (`communicate`)
     env.update(extra)
     return env
+
+
+def communicate(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``proc.communicate(timeout)``; a child still running then is aborted, and the test fails
+    with the stacks of its threads (faulthandler, see `child_env`) instead of a bare timeout."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"{proc.args[:2]} still running after {timeout} s; its threads:\n{err[-8000:]}")
 
 
 def nir_device(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 60.0

@@ -13,7 +13,7 @@ from firmware.ack import parse_ack
 from host.bureau.database import Database
 from host.bureau.ingester import Ingester
 from support.fake_unit import FakeUnit
-from support.mqtt import close, connect, subscribe
+from support.mqtt import close, connect, subscribe, wait_until
 
 
 class _Client:
@@ -89,6 +89,12 @@ def test_every_ack_names_only_committed_results(broker, db_url, unit_key, bureau
         for _ in range(10):
             unit.measure(20)
         assert unit.wait_all_acked(20)
+        # The watcher is a second subscriber of the same acks, checking each against the
+        # database: it may still be behind the unit when the unit has all of its acks.
+        def all_checked():
+            with lock:
+                return len(set(checked)) >= 200
+        assert wait_until(all_checked, 20), f"watcher saw acks for {len(set(checked))} of 200 results"
     finally:
         unit.stop()
         close(watcher)

@@ -42,6 +42,10 @@ def test_unknown_key_and_bad_values_name_file_key_value(tmp_path):
         load_bureau_config(path)
     assert f"{path}: key ingest.batch_max = 0: Input should be greater than or equal to 1" in str(err.value)
     assert "key db = 'mysql://x/y'" in str(err.value) and "unsupported database URL" in str(err.value)
+    path.write_text('[ingest]\ntrusted_technicians = ["not-a-key"]\n')
+    with pytest.raises(ConfigError, match=r"key ingest.trusted_technicians = \['not-a-key'\]: entry 0 is not a base64 "
+                                          r"Ed25519 public key"):
+        load_bureau_config(path)
     path.write_text('[mqtt]\nreceive_maximum = 100\n[ingest]\nbatch_max = 500\n')
     with pytest.raises(ConfigError, match=r"receive_maximum \(100\) must be at least ingest.batch_max \(500\)"):
         load_bureau_config(path)
@@ -60,11 +64,14 @@ def test_password_sources(tmp_path, monkeypatch):
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     mqtt = load_bureau_config(None, {"mqtt": {"username": "bureau"}}).mqtt
     assert mqtt.password() is None
-    (tmp_path / "mqtt-password").write_text("from-systemd\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    assert mqtt.password() == "from-systemd"
     monkeypatch.setenv("PLASTINIR_MQTT_PASSWORD", "from-env")
     assert mqtt.password() == "from-env"
+    # the same secret as the device's (firmware.config.secrets): the systemd credential first
+    (tmp_path / "mqtt_password").write_text("from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert mqtt.password() == "from-systemd"
+    (tmp_path / "pw").write_text("from-file\n")
+    assert load_bureau_config(None, {"mqtt": {"password_file": str(tmp_path / "pw")}}).mqtt.password() == "from-file"
     missing = load_bureau_config(None, {"mqtt": {"password_file": str(tmp_path / "nope")}}).mqtt
     with pytest.raises(ConfigError, match="mqtt.password_file = .*nope.*cannot read it"):
         missing.password()

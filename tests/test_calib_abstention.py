@@ -16,8 +16,10 @@ def flat(level):
 def test_quality_codes_follow_the_device_thresholds():
     rng = np.random.default_rng(0)
     # MeasurementSection defaults: dark below a median of 0.08, empty when 90 % of channels < 0.015
-    codes = quality_codes("fpi", WL, np.stack([flat(0.04), flat(0.005), flat(0.6), flat(2.5)]), rng)
-    assert codes == ["dark", "empty", None, None]  # 2.5: saturates at full gain, passes at half gain
+    codes = quality_codes("fpi", WL, np.stack([flat(0.04), flat(0.005), flat(0.6), flat(2.5), flat(6.0),
+                                               flat(12.0)]), rng)
+    # 2.5 (glossy): within range; 6: saturates at full gain, passes at half gain; 12: saturated at both
+    assert codes == ["dark", "empty", None, None, None, "saturated"]
     strict = MeasurementSection(dark_max_reflectance=0.7)
     assert quality_codes("fpi", WL, flat(0.6)[None, :], rng, config=strict) == ["dark"]
 

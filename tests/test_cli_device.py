@@ -13,7 +13,7 @@ from firmware.contracts import VERDICTS
 from firmware.journal import Journal
 from firmware.record import verify_record
 
-from device_support import NIR_DEVICE, NotifySocket, child_env, nir_device
+from device_support import NIR_DEVICE, NotifySocket, child_env, communicate, nir_device
 
 CONFIG = """
 [hardware]
@@ -116,7 +116,7 @@ def test_run_holds_the_hardware_and_stops_cleanly(tmp_path, config):
         assert export.returncode == 0 and "exported 0 result(s)" in export.stderr
         notify.wait_for("WATCHDOG=1", timeout=10)          # pinged from the loop
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = communicate(proc, timeout=30)
         assert proc.returncode == 0, err
         notify.wait_for("STOPPING=1", timeout=5)
         assert "nir-device: stopped" in err and "MQTT: no broker" in err
@@ -140,7 +140,7 @@ def test_run_with_an_unreachable_broker_is_up_and_says_so(tmp_path, config):
     try:
         notify.wait_for("READY=1")
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = communicate(proc, timeout=30)
         assert proc.returncode == 0, err
         assert f"MQTT link: {url}, topics plastinir/nir-" in err
     finally:
@@ -162,15 +162,17 @@ def test_sigkill_during_measurements_loses_nothing_and_never_reuses_a_seq(tmp_pa
         proc = subprocess.Popen([NIR_DEVICE, "measure", "--sim", "--sample", "pla", "--json", "--count", "1000",
                                  "--state-dir", state, "--config", cfg], env=child_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2):
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-            record = json.loads(line)
-            printed[record["seq"]] = record
-        t_printed = time.monotonic()
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=10)
+        try:
+            for _ in range(2):
+                line = proc.stdout.readline()
+                assert line, proc.stderr.read()
+                record = json.loads(line)
+                printed[record["seq"]] = record
+            t_printed = time.monotonic()
+            time.sleep(delay)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
         # the next measurement started right after the print; it takes total_ms
         if time.monotonic() - t_printed < record["timings_ms"]["total"] / 1000.0:
             landed_inside += 1

@@ -20,6 +20,16 @@ def test_empty_config_is_valid_with_documented_defaults():
     assert isinstance(c.model.trusted_issuers, list)
 
 
+def test_models_are_found_in_a_checkout_or_where_setup_py_installs_them(tmp_path):
+    from firmware.config.model import MODELS_DIR, find_models_dir
+    assert MODELS_DIR == REPO / "models"  # this checkout
+    checkout, installed = tmp_path / "checkout" / "models", tmp_path / "prefix" / "share" / "plastinir" / "models"
+    installed.mkdir(parents=True)
+    assert find_models_dir(checkout, installed) == installed  # `pip install '.[pi]'`: no checkout beside the code
+    checkout.mkdir(parents=True)
+    assert find_models_dir(checkout, installed) == checkout
+
+
 def test_example_config_loads_and_matches_defaults():
     c = load_config(REPO / "config" / "device.example.toml")
     d = load_config(None)

@@ -137,7 +137,7 @@ def test_physical_time_follows_the_sequence():
         r = head.acquire()
     # 8 × (5 ms settle + 1.18 ms t18 + 7 ms) + dark
     assert 0.1 < r.physical_time_s < 0.15
-    assert r.gain["pga"] == 2 and r.gain["conversions"] == 8
+    assert r.gain["pga"] == 1 and r.gain["conversions"] == 8  # config/head.py defaults
 
 
 def test_fpi_dark_sweep_and_json():

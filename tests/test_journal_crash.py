@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import unsigned_record
 from firmware.identity import load_identity
 from firmware.journal import Journal
@@ -14,14 +16,42 @@ from firmware.record import sign_record, verify_record
 WRITER = Path(__file__).with_name("journal_writer.py")
 
 
-def start_writer(state_dir, count, tag, hold=0.0):
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(state_dir), str(count), tag, str(hold)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-    return proc
+@pytest.fixture
+def start_writer():
+    """``start(state_dir, count, tag, hold=0.0, barrier=False)``: a writer process that has opened
+    the journal (with ``barrier`` it writes only after ``go``). Whatever a test leaves running is
+    killed and its pipes closed at teardown, so a failing test leaks nothing into later ones."""
+    procs: list[subprocess.Popen] = []
+
+    def start(state_dir, count, tag, hold=0.0, barrier=False):
+        proc = subprocess.Popen([sys.executable, str(WRITER), str(state_dir), str(count), tag, str(hold)]
+                                + (["go"] if barrier else []),
+                                stdin=subprocess.PIPE if barrier else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
-def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
+def finish(proc, timeout=120):
+    """(stdout, stderr) once the writer exits. Read through the same buffered pipe objects as
+    `start_writer`'s readline: `communicate` would read the raw pipe and lose what readline
+    already buffered (seqs printed right after "ready")."""
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=timeout)
+    return out, err
+
+
+def test_sigkill_mid_write_loses_nothing_committed(tmp_path, start_writer):
     identity = load_identity(tmp_path)
     committed: list[int] = []
     for round_ in range(4):
@@ -31,8 +61,6 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
             committed.append(int(proc.stdout.readline()))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stderr.close()
         with Journal.open(tmp_path) as journal:
             assert journal.integrity_check() == "ok"
             for seq in committed:
@@ -49,13 +77,16 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
         assert nxt["seq"] == last + 1 > max(committed)
 
 
-def test_two_processes_never_share_a_seq(tmp_path):
+def test_two_processes_never_share_a_seq(tmp_path, start_writer):
     load_identity(tmp_path)
     Journal.open(tmp_path).close()
-    procs = {tag: start_writer(tmp_path, 60, tag) for tag in ("a", "b")}
+    procs = {tag: start_writer(tmp_path, 60, tag, barrier=True) for tag in ("a", "b")}
+    for proc in procs.values():  # both have the journal open: release them together
+        proc.stdin.write("go\n")
+        proc.stdin.close()
     seqs = {}
     for tag, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
+        out, err = finish(proc)
         assert proc.returncode == 0, err
         seqs[tag] = [int(line) for line in out.split()]
     assert not set(seqs["a"]) & set(seqs["b"])
@@ -68,7 +99,7 @@ def test_two_processes_never_share_a_seq(tmp_path):
                 assert journal.get(seq)["sample"]["sample_id"] == tag
 
 
-def test_reader_process_while_writer_runs(tmp_path):
+def test_reader_process_while_writer_runs(tmp_path, start_writer):
     """An export/page in another process reads while the writer commits (WAL: no blocking)."""
     load_identity(tmp_path)
     proc = start_writer(tmp_path, 200, "w")
@@ -76,7 +107,7 @@ def test_reader_process_while_writer_runs(tmp_path):
     with Journal.open(tmp_path, busy_timeout_s=5.0) as journal:
         while proc.poll() is None:
             seen = max(seen, journal.count())
-    out, err = proc.communicate(timeout=60)
+    _, err = finish(proc, timeout=60)
     assert proc.returncode == 0, err
     with Journal.open(tmp_path) as journal:
         assert journal.count() == 200 >= seen

@@ -87,3 +87,22 @@ def test_export_cli_without_journal(tmp_path, capsys):
     assert "no journal here" in err or "does not exist" in err
     with pytest.raises(SystemExit):
         main(["export", "--state-dir", str(tmp_path), "--since", "last week"])
+
+
+def test_export_into_a_closed_pipe_ends_quietly(filled, tmp_path):
+    """``nir-device export | head -1``: the reader goes away; no traceback, exit status 141 (SIGPIPE)."""
+    import subprocess
+
+    from device_support import NIR_DEVICE, child_env
+    identity, journal = filled
+    for _ in range(40):  # more than a pipe buffer (64 kB) holds: ~4 kB per record
+        journal.append_result(lambda seq: sign_record(unsigned_record(identity.unit, seq), identity.key))
+    proc = subprocess.Popen([NIR_DEVICE, "export", "--state-dir", str(tmp_path), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
+    try:
+        assert proc.stdout.read(100)
+    finally:
+        proc.stdout.close()  # like head after its first line
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err

@@ -4,7 +4,7 @@ import re
 
 from firmware.signing import generate_key
 from firmware.state import State
-from firmware.web.model_store import ModelStore
+from firmware.model_store import ModelStore
 from web_fixtures import *  # noqa: F401,F403
 from web_fixtures import PET, csrf_of, login, make_app, make_package
 from runtime_fakes import drdy_timeout
@@ -75,7 +75,7 @@ def test_upload_good_package_installs_keeps_and_journals(rig, client, tmp_path_f
     html = client.get("/technician").get_data(as_text=True)
     assert "Model fpi-test 2 installed and in service; it replaced fpi-test 1" in html
     assert rig.slot.current().version == "2"
-    kept = ModelStore(rig.state_dir / "models").current()
+    kept = ModelStore(rig.state_dir).current()
     assert kept is not None and kept.name == "fpi-test-v2.zip" and kept.read_bytes() == pkg.read_bytes()
     assert rig.journal.events(kind="model")[0]["code"] == "model-installed"
     assert not list(rig.state_dir.glob(".upload-*"))  # the temporary copy is gone
@@ -108,7 +108,7 @@ def test_bad_packages_refused_with_cause_and_previous_model_kept(rig, client, tm
     r = client.post("/technician/model", data={"csrf_token": token}, content_type="multipart/form-data")
     assert r.status_code == 400 and "choose a model package file" in r.get_data(as_text=True)
     assert rig.slot.current() is before
-    assert ModelStore(rig.state_dir / "models").current() is None
+    assert ModelStore(rig.state_dir).current() is None
 
 
 def test_upload_over_the_limit_is_413(rig, pw_hash):

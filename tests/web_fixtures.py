@@ -3,9 +3,10 @@ model slot, unit key) in a temporary state directory, with the test-only scripte
 nearest-mean model of runtime_fakes.py standing in for the hardware and the ONNX session.
 
 Model packages for the upload tests are real signed packages (manifest signed with a throwaway
-issuer key, hashes right or deliberately wrong), verified by `firmware.model_package.load_package`;
-only the predictor built from an accepted package is the nearest-mean stand-in, because the
-ONNX runtime (`firmware.inference`) is another branch's work.
+issuer key, hashes right or deliberately wrong), installed by the runtime's own install path
+(`firmware.runtime_models.RuntimeModels`: verification, head and grid checks, the kept copy in
+`firmware.model_store`, the swap, the event); only the predictor built from an accepted package
+is the nearest-mean stand-in, since these packages carry no real ONNX graph.
 
 Import the fixtures into a test module with ``from web_fixtures import *``.
 """
@@ -16,6 +17,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,17 +33,20 @@ from firmware.journal import Journal
 from firmware.measurement import Measurement
 from firmware.model_package import load_package
 from firmware.model_slot import ActiveModel, ModelSlot
+from firmware.model_store import ModelStore
 from firmware.optics import fpi_grid
 from firmware.record import sign_record
 from firmware.references import WHITE
+from firmware.runtime_models import RuntimeModels
 from firmware.signing import generate_key, public_key_b64, sign_document
 from firmware.state import DeviceState, State
+from firmware.unit_head import UnitHead
 from firmware.web import create_app
 from firmware.web.runtime_adapter import RuntimeAdapter
 from runtime_fakes import NearestMeanModel, ScriptedHead
 
 __all__ = ["WL", "PET", "PLA", "PASSWORD", "rig", "app", "client", "make_app", "login", "csrf_of",
-           "add_record", "white", "make_package", "issuer", "PackagedModel", "package_loader", "pw_hash"]
+           "add_record", "white", "make_package", "issuer", "PackagedModel", "RigModels", "pw_hash"]
 
 WL = fpi_grid()
 # Two made-up, distinct reflectance shapes standing in for PET and PLA (test fixtures, not data).
@@ -98,12 +103,27 @@ def make_package(issuer_key, path: Path, *, name: str = "fpi-test", version: str
     return path
 
 
-def package_loader(trusted: list[str]):
-    """``path -> ActiveModel``: real package verification, stand-in predictor."""
-    def load(path: Path) -> ActiveModel:
-        package = load_package(path, trusted)
+class RigModels(RuntimeModels):
+    """`DeviceRuntime`'s model part over the rig's pieces; only opening the package's ONNX graph
+    is the stand-in (real package verification, nearest-mean predictor)."""
+
+    def __init__(self, *, config, head, slot: ModelSlot, state_dir: Path, journal: Journal) -> None:
+        self.config = config
+        self.head = UnitHead(head.name)
+        self.head.attach(head)
+        self.models = slot
+        self.store = ModelStore(state_dir)
+        self.model_source: str | None = None
+        self.model_errors: list[str] = []
+        self._install_lock = threading.Lock()
+        self._journal = journal
+
+    def _open_package(self, path, config) -> ActiveModel:
+        package = load_package(path, config.model.trusted_issuers)
         return ActiveModel.from_package(package, PackagedModel(package.manifest))
-    return load
+
+    def _event(self, kind, severity, code, message, detail=None) -> None:
+        self._journal.add_event(kind, severity, code, message, detail or {})
 
 
 @pytest.fixture(scope="session")
@@ -123,13 +143,15 @@ def rig(tmp_path, issuer):
     state.transition(State.NEEDS_REFERENCE, "white reference needed: none taken yet for the fpi head")
     manifest = _manifest("fpi-test", "1")
     slot = ModelSlot(ActiveModel(PackagedModel(manifest), "fpi-test", "1", "d" * 64, "fpi", WL))
-    config = load_config(None, {"clock": {"synced": "always"}})
+    config = load_config(None, {"clock": {"synced": "always"}, "model": {"trusted_issuers": [issuer[1]]}})
     m = Measurement(head=head, journal=journal, identity=identity, boot=start_boot(journal), config=config,
                     state=state, models=slot, clock_synced=lambda: True, calibration_id=lambda: "cal-2026-001")
     ns = SimpleNamespace(head=head, journal=journal, identity=identity, state=state, slot=slot, measurement=m,
                          config=config, state_dir=tmp_path, issuer=issuer)
+    ns.models = RigModels(config=config, head=head, slot=slot, state_dir=tmp_path, journal=journal)
     ns.adapter = RuntimeAdapter(
-        measurement=m, state_dir=tmp_path, load_model=package_loader([issuer[1]]),
+        measurement=m, state_dir=tmp_path, install_model=ns.models.install_model,
+        self_test=lambda: m.self_test((), trigger="page"),
         calibration=lambda: {"schema": "plastinir.calibration/1", "calibration_id": "cal-2026-001",
                              "unit": identity.unit, "issued": "2026-05-27", "due": "2099-05-27",
                              "wavelength": {"max_error_nm": 0.8}},

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..contracts import CERTIFICATE_SCHEMA, rejection_reason
 from ..errors import CertificateError, SignatureError
 from ..signing import public_key_from_b64, verify_document
+from ..validation import describe
 
 #: A certificate id becomes a file name on the device: keep it to safe characters.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -149,15 +150,6 @@ class Certificate(_Model):
         return [names.get(i, i) for i in ids]
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:6]:
-        where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    more = len(exc.errors()) - 6
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 def validate_certificate(doc: Any) -> Certificate:
     """The document as a `Certificate`, or `CertificateError` naming every broken field (up to six)."""
     if not isinstance(doc, Mapping):
@@ -168,7 +160,7 @@ def validate_certificate(doc: Any) -> Certificate:
         return Certificate.model_validate(dict(doc))
     except ValidationError as exc:
         raise CertificateError(f"certificate {doc.get('calibration_id', '?')!r} is not a valid "
-                               f"{CERTIFICATE_SCHEMA}: {_describe(exc)}") from None
+                               f"{CERTIFICATE_SCHEMA}: {describe(exc, limit=6)}") from None
 
 
 def verify_certificate(doc: Mapping[str, Any], trusted_keys: list[str] | None, *, unit: str | None = None,

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from ..errors import CertificateError
 from ..record import utc_now_rfc3339
+from ..validation import describe
 from .certificate import Certificate, Corrections, refusal, summary, verify_certificate
 from .corrections import IDENTITY, check_applicable
 from .store import CertificateStore
@@ -135,9 +136,7 @@ class UnitCalibration:
         try:
             corr = corrections if isinstance(corrections, Corrections) else Corrections.model_validate(corrections)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise CertificateError(f"trial corrections: {'.'.join(map(str, err['loc']))}: "
-                                   f"{err['msg'].removeprefix('Value error, ')}") from None
+            raise CertificateError(f"trial corrections: {describe(exc, limit=1)}") from None
         check_applicable(corr, self.head)
         self.begin(trigger)
         with self._lock:

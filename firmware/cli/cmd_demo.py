@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 f"every {args.interval:g} s. Ctrl-C stops.")
             out(f"  unit:        {snap['unit']} ({snap['head']} head, model "
                 f"{snap['model']['name'] if snap['model'] else 'none'})")
-            out(f"  status page: {page or 'not in this build yet (firmware.web, issue 6)'}")
+            out(f"  status page: {page or 'not served (http.enabled = false)'}")
             for line in mqtt.describe(rt.identity.unit):
                 out(line)
             out(f"  journal:     {rt.journal.path}  (nir-device export --state-dir {args.state_dir} --format json)")

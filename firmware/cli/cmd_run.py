@@ -53,7 +53,7 @@ def announce(runtime, services) -> None:
     lines += [f"{s.name}: {s.where}" for s in services]
     names = {s.name for s in services}
     if "status page" not in names:
-        lines.append("status page: not served (http.enabled = false, or this firmware has no firmware.web)")
+        lines.append("status page: not served (http.enabled = false)")
     if runtime.config.mqtt.endpoint is None:
         lines.append("MQTT: no broker (--broker none): results wait in the journal's outbox")
     for line in lines:

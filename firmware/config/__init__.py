@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -31,6 +31,7 @@ from .runtime import RuntimeSection
 from .calibration import CalibrationSection
 
 ENV_CONFIG = "PLASTINIR_CONFIG"
+S = TypeVar("S", bound=Section)
 
 
 class DeviceConfig(Section):
@@ -106,6 +107,21 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
+def validate_file(model: type[S], path: str | Path | None, overrides: Mapping | None = None) -> S:
+    """``model`` validated from the TOML file ``path`` (None: built-in defaults) with ``overrides``
+    (a nested mapping from command-line flags) winning over the file; any failure is a
+    `ConfigError` naming file, key, value and reason. The device's and the bureau's loaders."""
+    data = read_toml(path) if path is not None else {}
+    source = str(path) if path is not None else "<defaults>"
+    if overrides:
+        data = _merge(data, overrides)
+        source += " (with command-line overrides)"
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, data)) from None
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping | None = None) -> DeviceConfig:
     """Read ``path`` (else ``$PLASTINIR_CONFIG``, else built-in defaults) and validate it.
 
@@ -114,13 +130,4 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
     """
     if path is None and os.environ.get(ENV_CONFIG):
         path = os.environ[ENV_CONFIG]
-    data = read_toml(path) if path is not None else {}
-    source = str(path) if path is not None else "<defaults>"
-    if overrides:
-        data = _merge(data, overrides)
-        source += " (with command-line overrides)"
-    try:
-        config = DeviceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source, data)) from None
-    return config
+    return validate_file(DeviceConfig, path, overrides)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from ..signing import public_key_from_b64
 from .base import Section
+from .model import check_public_keys
 
 
 class CalibrationSection(Section):
@@ -30,13 +30,4 @@ class CalibrationSection(Section):
     @field_validator("trusted_keys")
     @classmethod
     def _keys_are_ed25519(cls, keys: list[str] | None) -> list[str] | None:
-        if keys is None:
-            return None
-        for i, key in enumerate(keys):
-            try:
-                public_key_from_b64(key)
-            except ValueError as exc:
-                raise ValueError(f"entry {i} is not a base64 Ed25519 public key: {exc}") from None
-        if len(set(keys)) != len(keys):
-            raise ValueError("lists the same key twice")
-        return keys
+        return None if keys is None else check_public_keys(keys)

@@ -27,8 +27,8 @@ def _check_rate(value: float) -> float:
 
 class _Acquisition(Section):
     pga: int = Field(
-        default=4,
-        description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
+        default=1,
+        description="ADS1256 gain for the detector (a sample that saturates is read again at the next lower gain).")
     data_rate_sps: float = Field(default=1000, description="ADS1256 data rate for the detector (SPS).")
     conversions: int = Field(default=2, ge=1, le=1000, description="Conversions averaged per lit channel.")
     dark_conversions: int = Field(
@@ -62,6 +62,13 @@ class _Acquisition(Section):
 
 
 class FpiSection(_Acquisition):
+    pga: int = Field(
+        default=1,
+        description="ADS1256 gain for the detector. At 1 the white tile reads ~18 % of full scale (15–18 % over "
+                    "1550–1850 nm, nominal optics; ~37 % at PGA 2, ~74 % at PGA 4), so items up to ~5× the tile "
+                    "read without clipping: glossy and translucent items reach ~3× the tile in the Avantes data. "
+                    "A sample that saturates anyway is read again once at the next lower gain, if there is one, "
+                    "else rejected as saturated.")
     unit_table: str | None = Field(
         default=None,
         description="The unit's FPI coefficient table: a name in units_dir or a path to a .toml. Unset: "
@@ -95,8 +102,12 @@ class FpiSection(_Acquisition):
 
 class Led8Section(_Acquisition):
     pga: int = Field(
-        default=2,
-        description="ADS1256 gain for the detector (lowered step by step if a sample saturates).")
+        default=1,
+        description="ADS1256 gain for the detector. At 1 (the lowest) the white tile reads ~36 % of full scale on "
+                    "the brightest band, 1720 nm (~42 % at 0 °C), ~32 % at 1650 nm, ≤ 28 % on the others and ~1.6 % "
+                    "at 940 nm (nominal LEDs): items up to ~2.6× the tile at 1720 nm, ~3× at 1650 nm and ≥ 3.4× "
+                    "elsewhere read without clipping (at PGA 2 the 1720 nm band clips above ~1.3×). Brighter items "
+                    "are rejected as saturated; more headroom needs a lower TIA gain or LED current on the head.")
     conversions: int = Field(default=8, ge=1, le=1000, description="Conversions averaged per LED.")
     dark_conversions: int = Field(default=8, ge=1, le=10000, description="Conversions averaged for the dark reading.")
     settle_s: float = Field(

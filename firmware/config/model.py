@@ -8,6 +8,7 @@ models lists its keys here instead.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -15,8 +16,17 @@ from pydantic import Field, field_validator
 from ..signing import public_key_from_b64
 from .base import Section
 
-#: ``models/`` of this installation (a source checkout or an editable install).
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def find_models_dir(checkout: Path = Path(__file__).resolve().parents[2] / "models",
+                    installed: Path = Path(sys.prefix) / "share" / "plastinir" / "models") -> Path:
+    """``models/`` of a source checkout (or an editable install), else the copy setup.py installs
+    under ``<prefix>/share/plastinir/models`` (``pip install '.[pi]'`` on a unit)."""
+    return installed if not checkout.is_dir() and installed.is_dir() else checkout
+
+
+#: The shipped model packages and ``TRUSTED_ISSUERS`` of this installation.
+MODELS_DIR = find_models_dir()
 TRUSTED_ISSUERS_FILE = MODELS_DIR / "TRUSTED_ISSUERS"
 _VERSIONED = re.compile(r"-v(\d+)(?:\.zip)?$")
 
@@ -40,6 +50,19 @@ def read_trusted_issuers(path: Path = TRUSTED_ISSUERS_FILE) -> list[str]:
         except ValueError as exc:
             raise ValueError(f"{path} line {number}: {exc}") from None
         keys.append(text)
+    return keys
+
+
+def check_public_keys(keys: list[str]) -> list[str]:
+    """``keys`` if each is a base64 Ed25519 public key and none repeats; else `ValueError` naming the
+    entry (a config validator for every list of trusted keys: issuers, technicians)."""
+    for i, key in enumerate(keys):
+        try:
+            public_key_from_b64(key)
+        except ValueError as exc:
+            raise ValueError(f"entry {i} is not a base64 Ed25519 public key: {exc}") from None
+    if len(set(keys)) != len(keys):
+        raise ValueError("lists the same key twice")
     return keys
 
 
@@ -69,11 +92,4 @@ class ModelSection(Section):
     def _keys_are_ed25519(cls, keys: list[str] | None) -> list[str]:
         if keys is None:  # read here, not in a default factory, so a bad file is a config error
             return read_trusted_issuers()
-        for i, key in enumerate(keys):
-            try:
-                public_key_from_b64(key)
-            except ValueError as exc:
-                raise ValueError(f"entry {i} is not a base64 Ed25519 public key: {exc}") from None
-        if len(set(keys)) != len(keys):
-            raise ValueError("lists the same key twice")
-        return keys
+        return check_public_keys(keys)

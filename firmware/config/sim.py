@@ -1,8 +1,9 @@
 """``[sim]``: the simulated board's environment, per-unit errors and injected faults.
 
-Only read when the backend is ``sim``. The per-unit errors are what calibration (issue 7) must
-find and correct: ``wavelength_error_nm`` shifts the real passbands against the nominal ones,
-``gain_error`` makes the unit's own white tile darker than the 0.99 the device assumes.
+Only read when the backend is ``sim``. The per-unit errors are what unit calibration
+(``nir-host calibrate-unit``) must find and correct: ``wavelength_error_nm`` shifts the real
+passbands against the nominal ones, ``gain_error`` makes the unit's own white tile darker than
+the 0.99 the device assumes.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""What both heads on the AD/DA board share: gain stepping, averaged conversions with the
-saturation check, the light check, the thermistor, and the reading's bookkeeping."""
+"""What both heads on the AD/DA board share: the frame of a reading (chips verified first, every
+light source off on every exit, physical time on the board's clock, the light check, the
+`RawReading`), gain stepping, averaged conversions with the saturation check, the thermistor,
+and closing. A head supplies only its light sequence and what is particular to it."""
 from __future__ import annotations
 
 import math
@@ -10,6 +12,7 @@ import numpy as np
 
 from ..chips import ads1256_regs as R
 from ..errors import AdcSaturation, ChipIdError, SensorFault
+from ..reading import RawReading
 from .base import OpticalHead
 
 if TYPE_CHECKING:
@@ -38,17 +41,69 @@ def ntc_celsius(volts: float, *, vref_v: float, series_ohm: float, r25_ohm: floa
 
 
 class BoardHead(OpticalHead):
-    """An optical head on the AD/DA board; subclasses implement the light sequence."""
+    """An optical head on the AD/DA board.
+
+    Subclasses implement `_sequence` (the light sequence: dark, then every lit channel),
+    `_lights_off`, `_check_light`, and list their own output pins in ``self.pins``.
+    """
 
     def __init__(self, *, board: "Board", settings: "_Acquisition") -> None:
         self.board = board
         self.settings = settings
         self.pga = settings.pga
+        #: GPIO outputs this head drives (lamp or LEDs), released on `close`.
+        self.pins: list[int] = []
         self._closed = False
 
     @classmethod
     def from_config(cls, config: "DeviceConfig", board: "Board") -> "BoardHead":
         raise NotImplementedError
+
+    # --- the reading ---------------------------------------------------------------------------
+
+    def acquire(self) -> RawReading:
+        clock = self.board.clock
+        wall0, t0 = self._wall(), clock.monotonic()
+        try:
+            # a register read-back first: a fault injected since the last reading is caught here
+            self.board.adc.verify()
+            temperature = self._reading_temperature_c()
+            dark, lit, gain_extra, extra = self._sequence(temperature)
+        finally:
+            self._lights_off()
+        t1, wall1 = clock.monotonic(), self._wall()
+        self._check_light(self._net_volts(dark, lit))
+        return RawReading(head=self.name, wavelengths_nm=self.wavelengths_nm, dark=dark, lit=lit,
+                          gain=self._gain_info(**gain_extra), temperature_c=temperature,
+                          started_at=wall0, ended_at=wall1, physical_time_s=t1 - t0, extra=extra)
+
+    def _reading_temperature_c(self) -> float:
+        """The head temperature a reading records (after `Ads1256.verify`, so the lines are good)."""
+        return self._thermistor_c()
+
+    def _sequence(self, temperature_c: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any], dict[str, Any]]:
+        """Dark and lit counts per channel ``(C,)``, the gain settings particular to this head,
+        and the reading's ``extra``. Light sources may be left on: `acquire` switches them off."""
+        raise NotImplementedError
+
+    def _lights_off(self) -> None:
+        """Every light source off (and anything else that must not stay driven between readings)."""
+        raise NotImplementedError
+
+    def _check_light(self, net_v: np.ndarray) -> None:
+        """`LightSourceFailure` if the net signal ``(C,)`` shows a dead light source."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.board.closed:     # the board already switched everything off and released the pins
+            return
+        try:
+            self._lights_off()
+        finally:
+            self.board.gpio.cleanup(self.pins)
 
     # --- gain --------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """The ``fpi`` head: Hamamatsu C13272-02 MEMS Fabry–Pérot filter, halogen lamp, InGaAs detector.
 
-One reading: check the chips, read the thermistor and verify the DAC (PGA 1), then with the
-lamp off (and cool) a dark reading, lamp on, warm-up, and a sweep of the filter over the grid:
-for each wavelength the unit's table gives the tuning voltage at the measured temperature, DAC
-channel A sets it through the high-voltage stage, the mirror settles, and the detector's
-conversions are averaged. The lamp is switched off and the filter parked at 0 V on every exit.
+One reading (framed by `BoardHead.acquire`): check the chips, read the thermistor and verify
+the DAC (PGA 1), then with the lamp off (and cool) a dark reading, lamp on, warm-up, and a
+sweep of the filter over the grid: for each wavelength the unit's table gives the tuning
+voltage at the measured temperature, DAC channel A sets it through the high-voltage stage, the
+mirror settles, and the detector's conversions are averaged. The lamp is switched off and the
+filter parked at 0 V on every exit.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import numpy as np
 from .. import optics
 from ..errors import ConfigError, HardwareError, LightSourceFailure
 from ..hw.gpio import HIGH, LOW
-from ..reading import RawReading
 from .base import register_head
 from .common import BoardHead, check_data_lines
 from .fpi_table import FpiTable, load_fpi_table, table_path_for
@@ -40,6 +40,7 @@ class FpiHead(BoardHead):
         self.base_table = table
         self.table = table
         self.lamp_pin = board.hardware.lamp_pin
+        self.pins = [self.lamp_pin]
         board.gpio.setup_output(self.lamp_pin, initial=LOW)
         # the lamp may have been on before this process started: wait a full cool-down first
         self._lamp_off_at = board.clock.monotonic()
@@ -94,61 +95,43 @@ class FpiHead(BoardHead):
         check_data_lines(self.board.adc)
         return self._thermistor_c()
 
-    # --- the reading ---------------------------------------------------------------------------
+    def _sweep(self, codes: np.ndarray, conversions: int, what: str) -> np.ndarray:
+        """Detector counts ``(C,)`` with the filter stepped through ``codes``."""
+        counts = []
+        for i, code in enumerate(codes):
+            self._tune(code)
+            counts.append(self._detector(conversions, f"{what}{self._grid[i]:g} nm"))
+        return np.asarray(counts)
 
-    def acquire(self) -> RawReading:
+    # --- the reading (framed by BoardHead.acquire) ---------------------------------------------
+
+    def _sequence(self, temperature_c: float):
         board, s = self.board, self.settings
         clock = board.clock
-        wall0, t0 = self._wall(), clock.monotonic()
-        try:
-            board.adc.verify()
-            temperature = self._thermistor_c()
-            if board.hardware.loopback_ain is not None:
-                board.check_dac()
-            codes = self._codes(temperature)
-            self._prepare_adc()
-            clock.sleep(self._lamp_off_at + s.lamp_cooldown_s - clock.monotonic())
-            if s.dark_sweep:
-                dark = []
-                for i, code in enumerate(codes):
-                    self._tune(code)
-                    dark.append(self._detector(s.dark_conversions, f"dark at {self._grid[i]:g} nm"))
-                dark = np.asarray(dark)
-            else:
-                self._tune(codes[0])
-                dark = np.full(self._grid.size, self._detector(s.dark_conversions, "dark"))
-            self._lamp(True)
-            clock.sleep(s.lamp_warmup_s)
-            lit = []
-            for i, code in enumerate(codes):
-                self._tune(code)
-                lit.append(self._detector(s.conversions, f"{self._grid[i]:g} nm"))
-            lit = np.asarray(lit)
-        finally:
-            self._lamp(False)
-            board.dac.write_code("A", 0)   # park the filter, high voltage off
-        t1, wall1 = clock.monotonic(), self._wall()
-        net = self._net_volts(dark, lit)
-        if net.max() < s.min_signal_v:
-            raise LightSourceFailure(
-                f"lamp gives no light: the largest net detector signal over the sweep is {net.max() * 1e3:.3f} mV "
-                f"(a working head sees at least its stray light, > {s.min_signal_v * 1e3:.1f} mV) — lamp burnt "
-                f"out or its MOSFET on GPIO{self.lamp_pin} not switching")
-        return RawReading(
-            head=self.name, wavelengths_nm=self._grid.copy(), dark=dark, lit=lit,
-            gain=self._gain_info(hv_gain=s.hv_gain), temperature_c=temperature,
-            started_at=wall0, ended_at=wall1, physical_time_s=t1 - t0,
-            extra={"unit_table": self.table.unit,
-                   "tuning_v": [round(float(v), 5) for v in self.table.voltage(self._grid, temperature)]})
+        if board.hardware.loopback_ain is not None:
+            board.check_dac()
+        codes = self._codes(temperature_c)
+        self._prepare_adc()
+        clock.sleep(self._lamp_off_at + s.lamp_cooldown_s - clock.monotonic())
+        if s.dark_sweep:
+            dark = self._sweep(codes, s.dark_conversions, "dark at ")
+        else:
+            self._tune(codes[0])
+            dark = np.full(self._grid.size, self._detector(s.dark_conversions, "dark"))
+        self._lamp(True)
+        clock.sleep(s.lamp_warmup_s)
+        lit = self._sweep(codes, s.conversions, "")
+        extra = {"unit_table": self.table.unit,
+                 "tuning_v": [round(float(v), 5) for v in self.table.voltage(self._grid, temperature_c)]}
+        return dark, lit, {"hv_gain": s.hv_gain}, extra
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self.board.closed:     # the board already switched everything off and released the pins
-            return
-        try:
-            self._lamp(False)
-            self.board.dac.write_code("A", 0)
-        finally:
-            self.board.gpio.cleanup([self.lamp_pin])
+    def _lights_off(self) -> None:
+        self._lamp(False)
+        self.board.dac.write_code("A", 0)   # park the filter, high voltage off
+
+    def _check_light(self, net_v: np.ndarray) -> None:
+        if net_v.max() < self.settings.min_signal_v:
+            raise LightSourceFailure(
+                f"lamp gives no light: the largest net detector signal over the sweep is {net_v.max() * 1e3:.3f} mV "
+                f"(a working head sees at least its stray light, > {self.settings.min_signal_v * 1e3:.1f} mV) — "
+                f"lamp burnt out or its MOSFET on GPIO{self.lamp_pin} not switching")

@@ -39,10 +39,15 @@ def check_files(settings: MqttSection) -> None:
             raise ConfigError(f"mqtt.{key} = {str(path)!r}: {exc.strerror or exc}") from None
 
 
+#: The secrets the link reads (`firmware.config.secrets`; systemd credentials of nir-device.service).
+PASSWORD_SECRET = "mqtt_password"
+KEY_PASSWORD_SECRET = "mqtt_key_password"
+
+
 def credentials(settings: MqttSection, unit: str) -> tuple[str | None, str | None]:
     """(user name, password): the password only from the secret; the user name defaults to the
     unit id when there is a password, which is what the shipped ACL's ``%u`` patterns expect."""
-    secret = read_secret("mqtt_password")
+    secret = read_secret(PASSWORD_SECRET)
     password = secret.get_secret_value() if secret is not None else None
     username = settings.username or (unit if password is not None else None)
     return username, password
@@ -56,7 +61,7 @@ def make_client(settings: MqttSection, unit: str, protocol: int, *, window: int)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or unit,
                          protocol=protocol)  # MQTT 3.1.1: clean session by default
     if endpoint.tls:
-        key_password = read_secret("mqtt_key_password")
+        key_password = read_secret(KEY_PASSWORD_SECRET)
         try:
             client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None,
                            certfile=str(settings.cert_file) if settings.cert_file else None,

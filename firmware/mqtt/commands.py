@@ -160,11 +160,7 @@ class CommandWorker:
         certificate = args.get("certificate")
         if not isinstance(certificate, dict):
             raise MessageError("calibration: args.certificate (a plastinir.calibration/1 document) is missing")
-        install = getattr(self.runtime, "install_calibration", None)
-        if not callable(install):  # a runtime without certificate storage (issue 7)
-            raise MessageError("calibration: not supported by this firmware (it cannot store calibration "
-                               "certificates: no runtime.install_calibration)")
-        return install(certificate, trigger="mqtt")   # refused → CertificateError with the cause
+        return self.runtime.install_calibration(certificate, trigger="mqtt")  # refused → CertificateError
 
     def _reload(self, args: dict[str, Any]) -> dict[str, Any]:
         _only(args, (), "reload")

@@ -5,7 +5,7 @@ Runs on the link's thread (no locks), like `firmware.mqtt.outbox`:
 - **birth** (retained, ``plastinir.birth/1``) on every connection, and again whenever what it
   says changes (a model installed by command or page, a new calibration id);
 - **calibration** (retained): whatever ``runtime.calibration()`` returns, on every connection and
-  when it changes; ``None`` publishes nothing (issue 7 stores the certificates);
+  when it changes; ``None`` (no certificate installed) publishes nothing;
 - **stats** (``plastinir.stats/1``, QoS 0) every ``mqtt.stats_interval_s``;
 - **events**: journaled events (``Journal.events(unpublished=True)``, oldest first) on
   ``event/<kind>``, marked published only after PUBACK, so an event survives a lost connection

@@ -1,14 +1,19 @@
 """`DevicePort` on top of the runtime's pieces, so the composition root only passes objects in.
 
-``nir-device run`` builds `Journal`, `DeviceState`, `Measurement` (which holds the head, the
-identity, the boot and the `ModelSlot`) and hands the measurement to `RuntimeAdapter`. Pieces
-that other parts own and that may not exist in a given process (the MQTT link's state, the
-calibration certificate, the lamp's hour counter, a cached head temperature) come in as optional
-callables; without one the page says "not available" rather than guessing.
+``nir-device run`` (`firmware.services.start_page`) hands the runtime's `Measurement` (which
+holds the journal, the state machine, the head, the identity, the boot and the `ModelSlot`) to
+`RuntimeAdapter`. Pieces that other parts own and that may not exist in a given process (the
+MQTT link's state, the calibration certificate, the lamp's hour counter, a cached head
+temperature) come in as optional callables; without one the page says "not available" rather
+than guessing.
 
-Nothing here reads the hardware: the temperature is whatever the runtime last measured (the
-``temperature_c`` callable), reference ages come from the journal, and actions go through
-`Measurement`, which takes the head lock and the state machine itself.
+Actions the runtime owns end to end come in as callables too, and the page never does them
+itself: installing a model (`DeviceRuntime.install_model`: verification for this unit's head and
+grid, the kept copy in `firmware.model_store`, the atomic swap, the ``model`` event — one
+install path, whether the package came by page, MQTT or config reload), the self-test (which
+reopens a faulted board), and the technician's calibration actions. Measuring and references go
+through `Measurement`, which takes the head lock and the state machine itself. Nothing here
+reads the hardware: the temperature is whatever the runtime last measured.
 
 Built with only a journal (``RuntimeAdapter(journal=j)``) it is a read-only viewer of a state
 directory: pages work, actions are refused with "not available in this process".
@@ -22,14 +27,13 @@ import shutil
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from .. import __version__
 from ..contracts import normalize_label
-from ..errors import ModelPackageError, NotReady, PlastiNIRError
+from ..errors import NotReady, PlastiNIRError
 from ..model_slot import ActiveModel
 from ..record import utc_now_rfc3339
-from .model_store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ CERT_DUE_KEYS = ("due", "valid_until", "calibration_due", "next_due")
 
 #: An optional provider of a figure another part owns (link state, certificate, lamp hours …).
 Provider = Callable[[], Any] | None
+#: An optional action the runtime carries out itself (model install, self-test, calibration …).
+Action = Callable[..., dict[str, Any]] | None
 
 
 def manifest_of(active: ActiveModel | None) -> dict[str, Any] | None:
@@ -102,25 +108,29 @@ class RuntimeAdapter:
     Parameters (keyword-only; everything but ``journal``/``measurement`` is optional):
 
     measurement : `firmware.measurement.Measurement`; supplies state, models, identity, boot,
-        config and journal unless given separately. Without it, actions are refused.
+        config and journal unless given separately. Without it, measuring and references are
+        refused.
     journal, state, models, identity, boot, config : the pieces themselves.
-    state_dir : for disk usage and the model store.
-    load_model : ``path -> ActiveModel`` that verifies a package completely (hashes, signature,
-        trusted issuer, ONNX graph): ``ActiveModel.from_package(m.package, m)`` with
-        ``m = firmware.inference.Model.load(path, config.model.trusted_issuers, threads=…)``.
-    model_store : where accepted uploads are kept (default ``<state_dir>/models``).
+    state_dir : for disk usage (default: the journal's directory).
     link_status : ``() -> {state, broker, since, last_puback, detail}`` from the MQTT link.
     calibration : ``() -> certificate dict | None``.
     lamp_hours, temperature_c, clock_synced : ``() -> value`` (last known, never a hardware read).
-    self_test_checks : board checks passed to `Measurement.self_test`.
+    install_model : ``path -> {installed, replaced, stored_as}`` (`DeviceRuntime.install_model`).
+    self_test : ``() -> report`` (`DeviceRuntime.self_test` with ``trigger="page"``).
+    technician_scan, calibration_session, install_calibration, calibration_status : the
+        runtime's calibration actions (`firmware.runtime_calibration`), bound to the
+        ``technician`` trigger; signatures as in `firmware.web.port.DevicePort`.
+
+    An action that was not given is refused with "not available in this process".
     """
 
     def __init__(self, *, journal=None, measurement=None, state=None, models=None, identity=None, boot=None,
                  config=None, state_dir: str | Path | None = None,
-                 load_model: Callable[[Path], ActiveModel] | None = None, model_store: ModelStore | None = None,
                  link_status: Provider = None, calibration: Provider = None, lamp_hours: Provider = None,
                  temperature_c: Provider = None, clock_synced: Provider = None,
-                 self_test_checks: Sequence[Callable[[], Any]] = (), firmware_version: str = __version__,
+                 install_model: Action = None, self_test: Action = None, technician_scan: Action = None,
+                 calibration_session: Action = None, install_calibration: Action = None,
+                 calibration_status: Action = None, firmware_version: str = __version__,
                  clock: Callable[[], float] = time.time) -> None:
         m = measurement
         self.measurement = m
@@ -133,11 +143,12 @@ class RuntimeAdapter:
         self.boot = boot if boot is not None else getattr(m, "boot", None)
         self.config = config if config is not None else getattr(m, "config", None)
         self.state_dir = Path(state_dir) if state_dir is not None else Path(self.journal.path).parent
-        self.load_model = load_model
-        self.model_store = model_store or ModelStore(self.state_dir / "models")
         self._link, self._calibration, self._lamp = link_status, calibration, lamp_hours
         self._temperature, self._clock_synced = temperature_c, clock_synced
-        self.self_test_checks = tuple(self_test_checks)
+        self._actions: dict[str, Action] = {
+            "install_model": install_model, "self_test": self_test, "technician_scan": technician_scan,
+            "calibration_session": calibration_session, "install_calibration": install_calibration,
+            "calibration_status": calibration_status}
         self.firmware_version = firmware_version
         self.clock = clock
         self._started = time.monotonic()
@@ -246,56 +257,31 @@ class RuntimeAdapter:
         ref = self._need_measurement("taking a reference").take_reference(kind, trigger="page")
         return ref.summary(self.clock())
 
+    def _runtime_action(self, name: str, what: str) -> Callable[..., dict[str, Any]]:
+        action = self._actions[name]
+        if action is None:
+            raise NotReady(f"{what} {NOT_HERE}")
+        return action
+
     def self_test(self) -> dict[str, Any]:
-        return self._need_measurement("the self-test").self_test(self.self_test_checks, trigger="page")
+        return self._runtime_action("self_test", "the self-test is")()
 
     def install_model(self, path: Path) -> dict[str, Any]:
-        if self.load_model is None or self.models is None:
-            raise NotReady(f"installing a model is {NOT_HERE}")
-        path = Path(path)
-        try:
-            active = self.load_model(path)
-        except ModelPackageError:
-            raise
-        except PlastiNIRError as exc:  # e.g. a SignatureError a loader did not wrap
-            raise ModelPackageError(f"{path.name}: {exc}") from exc
-        head = getattr(getattr(self.measurement, "head", None), "name", None)
-        current = self.models.current()
-        expected = head or (current.head if current is not None else None)
-        if expected is not None and active.head != expected:
-            raise ModelPackageError(f"{path.name}: package {active.name} is for the {active.head} head, "
-                                    f"this unit has the {expected} head")
-        stored = self.model_store.keep(path, active.name, active.version)  # before the swap: survives restart
-        old = self.models.swap(active)
-        replaced = old.summary() if old is not None else None
-        self._event("model", "info", "model-installed",
-                    f"model {active.name} {active.version} installed from the status page",
-                    {"installed": active.summary(), "replaced": replaced, "stored_as": stored.name})
-        return {"installed": self.model_info(), "replaced": replaced, "stored_as": str(stored)}
+        return self._runtime_action("install_model", "installing a model is")(Path(path))
 
-    # --- calibration (the technician's tool, issue 7): the runtime's own methods are put in by
-    # `firmware.services.start_page`; a page without a runtime refuses them. -------------------
+    # --- calibration (the technician's tool, nir-host calibrate-unit) -------------------------
 
     def technician_scan(self, **kwargs: Any) -> dict[str, Any]:
-        raise NotReady(f"calibration scans are {NOT_HERE}")
+        return self._runtime_action("technician_scan", "calibration scans are")(**kwargs)
 
     def calibration_session(self, action: str, corrections: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        raise NotReady(f"calibration sessions are {NOT_HERE}")
+        return self._runtime_action("calibration_session", "calibration sessions are")(action, corrections)
 
     def install_calibration(self, certificate: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotReady(f"installing a calibration certificate is {NOT_HERE}")
+        return self._runtime_action("install_calibration", "installing a calibration certificate is")(certificate)
 
     def calibration_status(self) -> dict[str, Any]:
-        raise NotReady(f"the calibration status is {NOT_HERE}")
-
-    def _event(self, kind: str, severity: str, code: str, message: str, detail: dict) -> None:
-        add = getattr(self.journal, "add_event", None)
-        if add is None:
-            return
-        try:
-            add(kind, severity, code, message, detail)
-        except PlastiNIRError as exc:  # the model is in service; the event is secondary
-            log.error("cannot journal %s event: %s", kind, exc)
+        return self._runtime_action("calibration_status", "the calibration status is")()
 
 
 def uploaded_path_name(filename: str | None) -> str:

@@ -6,8 +6,9 @@ key, value and reason (what ``nir-host bureau --check-config`` prints for ``Exec
 Command-line flags (``--db``, ``--broker``, ``--shared``) override the file.
 
 Secrets never live in the file: the MQTT password comes from ``password_file``, else the
-environment variable ``PLASTINIR_MQTT_PASSWORD``, else the systemd credential ``mqtt-password``
-(``LoadCredential=``); a PostgreSQL password from libpq's ``~/.pgpass`` / ``PGPASSFILE``.
+secret ``mqtt_password`` as on the device (`firmware.config.secrets`: the systemd credential
+``mqtt_password``, then the environment variable ``PLASTINIR_MQTT_PASSWORD``); a PostgreSQL
+password from libpq's ``~/.pgpass`` / ``PGPASSFILE``.
 """
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from firmware.config import format_validation_error, read_toml
+from firmware.config import validate_file
 from firmware.config.base import Section
+from firmware.config.model import check_public_keys
+from firmware.config.secrets import read_secret
 from firmware.contracts import DEFAULT_PREFIX, topic
 from firmware.errors import ConfigError
 
@@ -27,8 +30,8 @@ from .database import DEFAULT_URL, parse_url
 from .errors import BrokerUrlError, DatabaseUrlError
 
 ENV_CONFIG = "PLASTINIR_BUREAU_CONFIG"
-ENV_PASSWORD = "PLASTINIR_MQTT_PASSWORD"
-CREDENTIAL_NAME = "mqtt-password"
+#: The secret's name, as on the device: systemd credential ``mqtt_password``, else ``PLASTINIR_MQTT_PASSWORD``.
+PASSWORD_SECRET = "mqtt_password"
 _NAME = r"^[A-Za-z0-9._-]{1,64}$"
 
 
@@ -62,8 +65,8 @@ class MqttSettings(Section):
                                     description="MQTT user (the broker's ACL gives it read on all units' "
                                                 "topics and write on ack and cmd).")
     password_file: Optional[Path] = Field(
-        default=None, description="File holding the MQTT password; else $PLASTINIR_MQTT_PASSWORD, else the "
-                                  "systemd credential 'mqtt-password'.")
+        default=None, description="File holding the MQTT password; else the systemd credential "
+                                  "'mqtt_password', else $PLASTINIR_MQTT_PASSWORD.")
     ca_file: Optional[Path] = Field(default=None, description="CA bundle for mqtts://; unset: the system's CAs.")
     cert_file: Optional[Path] = Field(default=None, description="Client certificate, if the broker requires one.")
     key_file: Optional[Path] = Field(default=None, description="Key of the client certificate.")
@@ -103,19 +106,15 @@ class MqttSettings(Section):
         return parse_broker_url(self.broker)[0]
 
     def password(self) -> str | None:
-        """The MQTT password from its file, the environment or a systemd credential."""
+        """The MQTT password from its file, else the secret ``mqtt_password`` (credential, environment)."""
         if self.password_file is not None:
             try:
                 return self.password_file.read_text().strip()
             except OSError as exc:
                 raise ConfigError(f"mqtt.password_file = {str(self.password_file)!r}: cannot read it: "
                                   f"{exc.strerror}") from None
-        if os.environ.get(ENV_PASSWORD):
-            return os.environ[ENV_PASSWORD]
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if creds and (Path(creds) / CREDENTIAL_NAME).exists():
-            return (Path(creds) / CREDENTIAL_NAME).read_text().strip()
-        return None
+        secret = read_secret(PASSWORD_SECRET)
+        return secret.get_secret_value() if secret is not None else None
 
 
 class IngestSettings(Section):
@@ -147,6 +146,12 @@ class IngestSettings(Section):
         description="Base64 Ed25519 keys of the technicians whose calibration certificates are stored. Unset: "
                     "any certificate whose signature verifies against the key it names (tampering is still "
                     "caught; who may certify is then not).")
+
+    @field_validator("trusted_technicians")
+    @classmethod
+    def _keys_are_ed25519(cls, keys: list[str] | None) -> list[str] | None:
+        # a mistyped key would otherwise quarantine every certificate of that technician
+        return None if keys is None else check_public_keys(keys)
 
     @model_validator(mode="after")
     def _consistent(self) -> "IngestSettings":
@@ -186,26 +191,8 @@ class BureauConfig(Section):
         return self
 
 
-def _merge(base: dict, overrides: Mapping) -> dict:
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_bureau_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> BureauConfig:
     """Read ``path`` (else ``$PLASTINIR_BUREAU_CONFIG``, else defaults), apply ``overrides``, validate."""
     if path is None and os.environ.get(ENV_CONFIG):
         path = os.environ[ENV_CONFIG]
-    data = read_toml(path) if path is not None else {}
-    source = str(path) if path is not None else "<defaults>"
-    if overrides:
-        data = _merge(data, overrides)
-        source += " (with command-line overrides)"
-    try:
-        return BureauConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source, data)) from None
+    return validate_file(BureauConfig, path, overrides)

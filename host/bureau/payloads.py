@@ -25,6 +25,7 @@ from firmware.calibration.certificate import validate_certificate
 from firmware.errors import CertificateError, RecordError, SignatureError
 from firmware.record import validate_record
 from firmware.signing import public_key_b64, public_key_from_b64, verify_document
+from firmware.validation import describe
 
 from .database import Database
 from .units import UNIT_PATTERN, KeyCache
@@ -178,14 +179,6 @@ class Purged(BaseModel):
                                      Field(min_length=2, max_length=2)]], Field(max_length=10_000)]
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     doc = dict(pairs)
     if len(doc) != len(pairs):
@@ -292,7 +285,7 @@ class Parser:
         try:
             return model.model_validate(doc)
         except ValidationError as exc:
-            raise _Reject(SCHEMA, f"invalid {what}: {_describe(exc)}") from None
+            raise _Reject(SCHEMA, f"invalid {what}: {describe(exc, limit=3)}") from None
 
     # --- leaves ---------------------------------------------------------------------------
     def _result(self, db: Database, inbound: Inbound, unit: str, _rest: str) -> Parsed:
@@ -355,7 +348,7 @@ class Parser:
             try:
                 ranges = Purged.model_validate({"purged": event.detail["purged"]}).purged
             except ValidationError as exc:
-                raise _Reject(SCHEMA, f"invalid event detail.purged: {_describe(exc)}") from None
+                raise _Reject(SCHEMA, f"invalid event detail.purged: {describe(exc, limit=3)}") from None
             for first, last in ranges:
                 if first > last:
                     raise _Reject(SCHEMA, f"purged range [{first}, {last}] runs backwards")

@@ -27,9 +27,10 @@ from firmware.quality import assess
 from firmware.reading import ADC_FULL_SCALE, RawReading
 from firmware.references import WHITE, Reference, reflectance
 
-#: White tile net signal as a fraction of full scale (a head's gain is set so the tile reads
-#: about half scale, leaving room for glossy samples above 100 %).
-WHITE_FRACTION = 0.5
+#: White tile net signal as a fraction of full scale: about where the device's default gain puts
+#: it (`firmware.config.head`: ~18 % on the fpi head at PGA 1), leaving room for glossy samples
+#: up to ~5× the tile.
+WHITE_FRACTION = 0.2
 #: Detector offset with the light off, as a fraction of full scale.
 DARK_FRACTION = 0.02
 

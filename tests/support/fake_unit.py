@@ -49,6 +49,7 @@ class FakeUnit:
         self.outbox: dict[int, float] = {}        # unacknowledged seq → last publish time
         self.purged: set[int] = set()             # seqs dropped from the journal
         self.acks: list = []                      # parsed acks, in arrival order
+        self.purged_reports: list[list] = []      # detail.purged of every event/link it published
         self.publishes = 0
         self.next_seq = 1
         self._lock = threading.Lock()
@@ -148,6 +149,7 @@ class FakeUnit:
                      "severity": "warning", "code": "purged", "message": "results purged before delivery",
                      "detail": {"purged": [list(r) for r in seq_ranges(report)]}}
             client.publish(topic(self.prefix, self.unit, "event/link"), json.dumps(event), qos=1)
+            self.purged_reports.append(event["detail"]["purged"])
 
     def _resender(self) -> None:
         while not self._stop.wait(0.05):
