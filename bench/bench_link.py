@@ -19,7 +19,6 @@ bureau's speed a single unit's link uses when it catches up.
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 from bench import Figure
 from bench.bench_bureau import PREFIX, _ingester_proc, _record
 from firmware.record import sign_record
-from firmware.signing import generate_key, public_key_b64, unit_id_for
+from firmware.signing import canonical_json, generate_key, public_key_b64, unit_id_for
 
 log = logging.getLogger("bench.link")
 
@@ -127,7 +126,7 @@ class _Rig:
         key = generate_key()
         unit = unit_id_for(public_key_b64(key))
         db_url = self.database([(unit, public_key_b64(key))])
-        payloads = [json.dumps(sign_record(_record(unit, seq), key)).encode() for seq in range(1, self.n + 1)]
+        payloads = [canonical_json(sign_record(_record(unit, seq), key)) for seq in range(1, self.n + 1)]
         go, stop, proc = self.bureau(db_url)
         try:
             client = connect(self.broker.url, max_inflight=1000)

@@ -7,6 +7,7 @@ import pytest
 from firmware.contracts import REJECTION_REASONS
 from firmware.errors import HardwareError, NotReady, QualityRejection
 from firmware.record import verify_record
+from firmware.sim.faults import FAULTS
 from firmware.state import State
 
 from device_support import make_runtime, place, white_reference
@@ -141,6 +142,8 @@ def test_hardware_fault_during_a_measurement(unit, fault, cause):
     assert unit.state.state is State.FAULT and cause in unit.state.reason
     events = unit.journal.events(kind="fault")
     assert events[0]["code"] == "measurement" and cause in events[0]["message"]
+    # which failure, by the class the simulator's fault table promises (what the soak counts)
+    assert events[0]["detail"] == {"error": FAULTS[fault].exception.__name__}
     assert unit.heard["event"][-1]["kind"] == "fault"
     # nothing half-written: no seq consumed, no outbox entry, journal intact
     assert unit.journal.last_seq() == before and unit.journal.depth() == before
@@ -158,6 +161,7 @@ def test_fault_at_power_up_is_a_state_with_the_reason(runtimes):
     snap = rt.snapshot()
     assert snap["state"] == "fault" and "chip ID 1, expected 3" in snap["reason"] and not snap["hardware"]
     assert rt.journal.events(kind="fault")[0]["code"] == "hardware"
+    assert rt.journal.events(kind="fault")[0]["detail"] == {"error": "ChipIdError"}
     with pytest.raises(NotReady, match="fault: .*chip ID"):
         rt.measure({})
     with pytest.raises(HardwareError, match="no optical head"):
