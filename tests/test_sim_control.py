@@ -81,7 +81,7 @@ def test_bad_requests_are_answered_with_the_cause(unit):
     assert _ask(rt, "a", {"action": "inject", "fault": "gremlins"})["error"].startswith(
         "ValueError: unknown fault 'gremlins'; known: drdy-stuck")
     assert _ask(rt, "b", {"action": "dance"})["error"] == \
-        "ValueError: unknown action 'dance'; known: inject, clear, press, place"
+        "ValueError: unknown action 'dance'; known: inject, clear, press, place, press-every"
     (rt.state_dir / CONTROL_DIR / "c.json").write_text("{not json")
     deadline = time.monotonic() + 10
     while not (rt.state_dir / CONTROL_DIR / "c.done").exists():
@@ -92,7 +92,7 @@ def test_bad_requests_are_answered_with_the_cause(unit):
 
 
 def test_press_every_measures_through_the_button(tmp_path):
-    rt = make_runtime(tmp_path / "unit", {"sim": {"press_every_s": 0.3}})
+    rt = make_runtime(tmp_path / "unit", {"sim": {"press_every_s": 0.3, "control": True}})
     white_reference(rt)
     place(rt, "pet")
     stop = threading.Event()
@@ -106,6 +106,11 @@ def test_press_every_measures_through_the_button(tmp_path):
         while rt.journal.last_seq() < 3:
             assert time.monotonic() < deadline, "the timer's presses did not measure"
             time.sleep(0.05)
+        assert _ask(rt, "stop", {"action": "press-every", "seconds": 0})["result"] == {"press_every_s": 0.0}
+        time.sleep(0.5)  # a press already on its way may still measure
+        settled = rt.journal.last_seq()
+        time.sleep(1.0)
+        assert rt.journal.last_seq() == settled
     finally:
         control.stop()
         stop.set()

@@ -14,6 +14,7 @@ request (``<name>.json``)                 what happens
                                           self-test reopens the board (the way out of a fault)
 ``{"action": "press"}``                   the trigger button clicked (100 ms, with bounce)
 ``{"action": "place", "sample": SPEC}``   a new item on the port (``white``, ``pet``, …)
+``{"action": "press-every", "seconds": S}``  the timer below from now on (0: stop pressing)
 ========================================  ==================================================
 
 The answer is written next to it as ``<name>.done`` (``{"ok", "error", "result"}``) and the
@@ -82,14 +83,14 @@ class SimControl:
     # --- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_press = time.monotonic() + self.press_every_s
+        last_press = time.monotonic()
         while not self._stop.wait(POLL_S):
             try:
                 if self.watch:
                     for request in sorted(self.directory.glob("*.json")):
                         self._answer(request)
-                if self.press_every_s and time.monotonic() >= next_press:
-                    next_press = time.monotonic() + self.press_every_s
+                if self.press_every_s and time.monotonic() >= last_press + self.press_every_s:
+                    last_press = time.monotonic()
                     self._press()
             except Exception:  # noqa: BLE001 - a harness mistake must not stop the unit's service
                 log.exception("sim control")
@@ -150,7 +151,13 @@ class SimControl:
             from ..cli.common import model_package
             item = self._sim().place(str(request.get("sample")), package=model_package(self.runtime))
             return {"item": getattr(item, "name", None)}
-        raise ValueError(f"unknown action {action!r}; known: inject, clear, press, place")
+        if action == "press-every":
+            seconds = request.get("seconds")
+            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+                raise ValueError(f"press-every: seconds must be a number from 0 to 3600, got {seconds!r}")
+            self.press_every_s = float(seconds)
+            return {"press_every_s": self.press_every_s}
+        raise ValueError(f"unknown action {action!r}; known: inject, clear, press, place, press-every")
 
 
 def start_sim_control(runtime: Any) -> SimControl | None:
