@@ -183,15 +183,31 @@ class _Rig:
         url = self.database(kind)
         shared = "bench" if ingesters > 1 else None
         run = uuid.uuid4().hex[:6]
-        targets = [(_ingester_proc, (url, self.broker.url, f"bench-{run}-{i}", shared)) for i in range(ingesters)]
-        with Database(url) as db:
-            rate = self.measure(targets, lambda: db.one("SELECT COUNT(*) FROM results")[0])
-            assert db.one("SELECT COUNT(DISTINCT unit || ':' || seq) FROM results")[0] == self.n
+        ids = [f"bench-{run}-{i}" for i in range(ingesters)]
+        targets = [(_ingester_proc, (url, self.broker.url, cid, shared)) for cid in ids]
+        try:
+            with Database(url) as db:
+                rate = self.measure(targets, lambda: db.one("SELECT COUNT(*) FROM results")[0])
+                assert db.one("SELECT COUNT(DISTINCT unit || ':' || seq) FROM results")[0] == self.n
+        finally:
+            forget_sessions(self.broker.url, ids)
         return rate
 
     def subscriber_rate(self) -> float:
         received = mp.get_context("fork").Value("l", 0)
-        return self.measure([(_subscriber_proc, (self.broker.url, received))], lambda: received.value)
+        try:
+            return self.measure([(_subscriber_proc, (self.broker.url, received))], lambda: received.value)
+        finally:
+            forget_sessions(self.broker.url, ["plain-subscriber"])
+
+
+def forget_sessions(broker_url: str, client_ids: list[str]) -> None:
+    """End the persistent sessions a measurement left on the broker (connect with a clean start and no
+    session expiry, disconnect). Left alone, a finished consumer's session stays subscribed, and the
+    broker queues a copy of every later message for it: each measurement would pay for all before it."""
+    from tests.support.mqtt import close, connect
+    for client_id in client_ids:
+        close(connect(broker_url, client_id=client_id, clean_start=True))
 
 
 def parse_rate(payloads: list, units: list, *, fast_path: bool = True) -> float:

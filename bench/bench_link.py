@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 from bench import Figure
-from bench.bench_bureau import PREFIX, _ingester_proc, _record
+from bench.bench_bureau import PREFIX, _ingester_proc, _record, forget_sessions
 from firmware.record import sign_record
 from firmware.signing import canonical_json, generate_key, public_key_b64, unit_id_for
 
@@ -63,12 +63,13 @@ class _Rig:
         """An ingester process; returns (go, stop, process) once its persistent session exists."""
         broker = broker or self.broker
         subscribed, go, stop = self.ctx.Semaphore(0), self.ctx.Event(), self.ctx.Event()
+        client_id = f"bench-link-{uuid.uuid4().hex[:6]}"
         proc = self.ctx.Process(target=_ingester_proc,
-                                args=(db_url, broker.url, f"bench-link-{uuid.uuid4().hex[:6]}", None,
-                                      subscribed, go, stop), daemon=True)
+                                args=(db_url, broker.url, client_id, None, subscribed, go, stop), daemon=True)
         proc.start()
         if not subscribed.acquire(timeout=30):
             raise RuntimeError("the bureau did not subscribe within 30 s")
+        proc.client_id, proc.broker = client_id, broker
         return go, stop, proc
 
     @staticmethod
@@ -77,6 +78,12 @@ class _Rig:
         proc.join(20)
         if proc.is_alive():
             proc.kill()
+        # its persistent session would get a copy of every later result (and be saved with them
+        # every second): the later figures would pay for the earlier ones
+        try:
+            forget_sessions(proc.broker.url, [proc.client_id])
+        except (OSError, RuntimeError) as exc:  # the broker is down: an error elsewhere already ended the run
+            log.warning("could not end the session %s: %s", proc.client_id, exc)
 
     # --- the link -----------------------------------------------------------------------------
 
