@@ -45,7 +45,8 @@ def parse_args(argv=None) -> Options:
 
 def format_report(report: Report, options: Options) -> str:
     lines = [f"soak: {options.devices} units ({', '.join(report.fleet)}), 2 ingesters on PostgreSQL, Mosquitto; "
-             f"{options.duration_s:.0f} s of chaos, seed {options.seed}; {report.seconds:.0f} s in all", "",
+             f"{options.duration_s:.0f} s measuring (chaos after the first {options.warmup_s:.0f}), seed {options.seed}; "
+             f"{report.seconds:.0f} s in all", "",
              "| count | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report.counts.items()]
     lines += [f"| restarts: {k} | {v} |" for k, v in report.restarts.items()]

@@ -102,6 +102,9 @@ class SimControl:
             answer = {"ok": True, "error": None, "result": result}
         except (PlastiNIRError, ValueError, KeyError, TypeError) as exc:
             answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "result": None}
+        except Exception as exc:  # noqa: BLE001 - every request is answered, or the harness waits forever
+            log.exception("sim control request %s", request.name)
+            answer = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "result": None}
         self.handled += 1
         write_whole(request.with_suffix(".done"), answer)
         request.unlink(missing_ok=True)
@@ -148,8 +151,9 @@ class SimControl:
             self._press()
             return {"presses": self.presses}
         if action == "place":
-            from ..cli.common import model_package
-            item = self._sim().place(str(request.get("sample")), package=model_package(self.runtime))
+            active = self.runtime.models.current()  # its classes name the simulator's items
+            package = getattr(active.model, "package", None) if active is not None else None
+            item = self._sim().place(str(request.get("sample")), package=package)
             return {"item": getattr(item, "name", None)}
         if action == "press-every":
             seconds = request.get("seconds")
