@@ -195,6 +195,10 @@ class Device(Proc):
         with self.journal() as con:
             return con.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
+    def last_seq(self) -> int:
+        with self.journal() as con:
+            return con.execute("SELECT coalesce(max(seq), 0) FROM results").fetchone()[0]
+
     def acknowledged(self) -> int:
         with self.journal() as con:
             return con.execute("SELECT count(*) FROM results WHERE acked_at IS NOT NULL").fetchone()[0]

@@ -141,6 +141,7 @@ class Soak:
                 proc.start()
         for device in self.devices:
             device.ask({"action": "press-every", "seconds": 0})
+        time.sleep(1.0)  # a press already debounced finishes its measurement
         t = time.monotonic()
 
         def drained() -> bool:
@@ -148,8 +149,15 @@ class Soak:
                 return False
             with self.database() as db:
                 return db.one("SELECT COUNT(*) FROM gaps WHERE state = 'open'")[0] == 0
+
+        def settled() -> bool:  # drained, and still so a second later (nothing measured meanwhile)
+            if not drained():
+                return False
+            before = [d.last_seq() for d in self.devices]
+            time.sleep(1.0)
+            return drained() and [d.last_seq() for d in self.devices] == before
         try:
-            wait_for(drained, opts.drain_timeout_s, "", poll=0.5)
+            wait_for(settled, opts.drain_timeout_s, "", poll=0.5)
         except TimeoutError:
             self.failures.append(f"not drained within {opts.drain_timeout_s:.0f} s: outbox depths "
                                  f"{[d.depth() for d in self.devices]}")
