@@ -35,7 +35,7 @@ def _parse(parser: Parser, payload: bytes):
     return parser.parse(None, Inbound(f"plastinir/{UNIT}/result", payload, "2026-11-27T08:00:00.000Z"))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spectrum=st.lists(finite, min_size=1, max_size=30), merchant=text, product=text,
        confidence=st.floats(0, 1), t2=finite, seq=st.integers(1, 2**63 - 1),
        extra_timing=st.dictionaries(text, finite, max_size=4))
