@@ -33,6 +33,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## A bounded soak: simulated fleet → Mosquitto → bureau on PostgreSQL, with broker/device/ingester
+## kills, SPI faults and bad payloads; checks every result and prints the counts (docs/RELIABILITY.md).
+SOAK_DURATION ?= 300
+SOAK_SEED     ?= 1
+soak: $(STAMP)
+	$(BIN)/python -m soak --duration $(SOAK_DURATION) --seed $(SOAK_SEED)
+
 clean:
 	rm -rf state artifacts reports bench/results .pytest_cache
 

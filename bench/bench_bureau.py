@@ -16,7 +16,6 @@ PostgreSQL is a throwaway cluster with default durability (fsync on), or ``PLAST
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from bench import Figure
 from firmware.record import sign_record
-from firmware.signing import generate_key, public_key_b64, unit_id_for
+from firmware.signing import canonical_json, generate_key, public_key_b64, unit_id_for
 
 PREFIX = "bench"
 UNITS = 8
@@ -52,12 +51,14 @@ def _record(unit: str, seq: int) -> dict:
 
 
 def _fleet(n: int):
+    """N signed results of ``UNITS`` units, as units publish them: ``canonical_json`` of the record
+    (what the journal stores and the link sends unchanged)."""
     keys = [generate_key() for _ in range(UNITS)]
     units = [(unit_id_for(public_key_b64(k)), k) for k in keys]
     payloads = []
     for i in range(n):
         unit, key = units[i % UNITS]
-        payloads.append((f"{PREFIX}/{unit}/result", json.dumps(sign_record(_record(unit, i // UNITS + 1), key)).encode()))
+        payloads.append((f"{PREFIX}/{unit}/result", canonical_json(sign_record(_record(unit, i // UNITS + 1), key))))
     return [(u, public_key_b64(k)) for u, k in units], payloads
 
 
@@ -182,19 +183,38 @@ class _Rig:
         url = self.database(kind)
         shared = "bench" if ingesters > 1 else None
         run = uuid.uuid4().hex[:6]
-        targets = [(_ingester_proc, (url, self.broker.url, f"bench-{run}-{i}", shared)) for i in range(ingesters)]
-        with Database(url) as db:
-            rate = self.measure(targets, lambda: db.one("SELECT COUNT(*) FROM results")[0])
-            assert db.one("SELECT COUNT(DISTINCT unit || ':' || seq) FROM results")[0] == self.n
+        ids = [f"bench-{run}-{i}" for i in range(ingesters)]
+        targets = [(_ingester_proc, (url, self.broker.url, cid, shared)) for cid in ids]
+        try:
+            with Database(url) as db:
+                rate = self.measure(targets, lambda: db.one("SELECT COUNT(*) FROM results")[0])
+                assert db.one("SELECT COUNT(DISTINCT unit || ':' || seq) FROM results")[0] == self.n
+        finally:
+            forget_sessions(self.broker.url, ids)
         return rate
 
     def subscriber_rate(self) -> float:
         received = mp.get_context("fork").Value("l", 0)
-        return self.measure([(_subscriber_proc, (self.broker.url, received))], lambda: received.value)
+        try:
+            return self.measure([(_subscriber_proc, (self.broker.url, received))], lambda: received.value)
+        finally:
+            forget_sessions(self.broker.url, ["plain-subscriber"])
 
 
-def parse_rate(payloads: list, units: list) -> float:
-    """Parse + schema + signature alone, one thread, no MQTT, no database: one ingester's CPU ceiling."""
+def forget_sessions(broker_url: str, client_ids: list[str]) -> None:
+    """End the persistent sessions a measurement left on the broker (connect with a clean start and no
+    session expiry, disconnect). Left alone, a finished consumer's session stays subscribed, and the
+    broker queues a copy of every later message for it: each measurement would pay for all before it."""
+    from tests.support.mqtt import close, connect
+    for client_id in client_ids:
+        close(connect(broker_url, client_id=client_id, clean_start=True))
+
+
+def parse_rate(payloads: list, units: list, *, fast_path: bool = True) -> float:
+    """Parse + schema + signature alone, one thread, no MQTT, no database: one ingester's CPU ceiling.
+
+    ``fast_path=False``: the full path only (stdlib decode with the duplicate-key hook, re-encode
+    with ``canonical_json``, verify) — what every result cost before `host.bureau.signed_text`."""
     from host.bureau.payloads import Inbound, Parser, ResultMsg
     from host.bureau.units import KeyCache
 
@@ -204,12 +224,13 @@ def parse_rate(payloads: list, units: list) -> float:
             for unit, pub in units:
                 self.put(unit, pub)
 
-    parser = Parser(PREFIX, _Keys())
+    parser = Parser(PREFIX, _Keys(), fast_path=fast_path)
     inbound = [Inbound(t, p, "2026-11-27T08:00:00.000Z") for t, p in payloads]
     t0 = time.perf_counter()
     ok = sum(isinstance(parser.parse(None, m), ResultMsg) for m in inbound)
     rate = len(inbound) / (time.perf_counter() - t0)
     assert ok == len(inbound)
+    assert parser.paths["fast" if fast_path else "full"] == len(inbound), parser.paths
     return rate
 
 
@@ -219,6 +240,7 @@ def run(quick: bool, pg_server=None) -> list[Figure]:
     log = logging.getLogger("bench.bureau")
     log.info("rig ready in %.1f s", time.perf_counter() - t)
     try:
+        full = parse_rate(rig.payloads[:2000], rig.units, fast_path=False)
         parse = parse_rate(rig.payloads[:2000], rig.units)
         plain = rig.subscriber_rate()
         sqlite = rig.ingest_rate("sqlite")
@@ -231,6 +253,8 @@ def run(quick: bool, pg_server=None) -> list[Figure]:
         Figure("plain subscriber drain (receive + PUBACK only)", plain, "msg/s"),
         Figure("parse + validate + verify only (one thread, no MQTT, no database)", parse, "results/s",
                parse / plain, "plain subscriber"),
+        Figure("the same on the full path only (stdlib decode, canonical re-encode)", full, "results/s",
+               full / parse, "parse + validate + verify (fast path)"),
         Figure("ingester → SQLite (validated, verified, committed, acked)", sqlite, "results/s", sqlite / plain,
                "plain subscriber"),
         Figure("ingester → PostgreSQL (validated, verified, committed, acked)", pg, "results/s", pg / plain,

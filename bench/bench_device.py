@@ -12,8 +12,11 @@
   in ``ready``). Ratio against a bare ``python -c "import numpy, onnxruntime"``: the part of the
   start-up no firmware change can remove.
 - **Peak RSS** (VmHWM) of that ``run`` process after boot, and of a ``nir-device measure
-  --count N`` process after N measurements (``os.wait4`` rusage of that child alone), against
-  the 150 MB target that lets a Pi Zero 2 W (512 MB) run the device beside the OS.
+  --count N`` process after N measurements (its own VmHWM, read by the process as it exits),
+  against the 150 MB target that lets a Pi Zero 2 W (512 MB) run the device beside the OS.
+  Not ``wait4``'s ``ru_maxrss``: Linux carries that across ``execve`` from the forking parent,
+  so it reported this benchmark process's own size (275 MB once bench_calibration had loaded
+  scikit-learn) instead of the device's; VmHWM belongs to the new address space.
 """
 from __future__ import annotations
 
@@ -107,16 +110,31 @@ def _start_to_ready(tmp: Path, cfg: Path) -> tuple[float, float]:
     return ready, rss
 
 
+# ``nir-device measure`` exactly as the console script runs it, plus an exit hook that reports the
+# process's own peak resident set (VmHWM is per address space, so it starts afresh at exec).
+_MEASURE_WITH_HWM = """
+import atexit, sys
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            with open(sys.argv[1], "w") as out:
+                out.write(line.split()[1])
+atexit.register(report)
+from firmware.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def _measure_process_rss(tmp: Path, cfg: Path, count: int) -> float:
-    """Peak RSS (MB) of one ``nir-device measure --count N`` process, from its own rusage."""
-    proc = subprocess.Popen([NIR_DEVICE, "measure", "--sim", "--sample", "pet", "--auto-reference", "--json",
-                             "--count", str(count), "--state-dir", str(tmp / "measure"), "--config", str(cfg)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nir-device measure exited {proc.returncode}")
-    return usage.ru_maxrss / 1024.0  # kB on Linux
+    """Peak RSS (MB) of one ``nir-device measure --count N`` process, as it reports on exit."""
+    report = tmp / "measure-vmhwm.txt"
+    done = subprocess.run([sys.executable, "-c", _MEASURE_WITH_HWM, str(report), "measure", "--sim", "--sample",
+                           "pet", "--auto-reference", "--json", "--count", str(count), "--state-dir",
+                           str(tmp / "measure"), "--config", str(cfg)],
+                          env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"nir-device measure exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return int(report.read_text()) / 1024.0  # kB
 
 
 def _bare_import_s() -> float:

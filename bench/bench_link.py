@@ -19,7 +19,6 @@ bureau's speed a single unit's link uses when it catches up.
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
 import shutil
@@ -29,9 +28,9 @@ import uuid
 from pathlib import Path
 
 from bench import Figure
-from bench.bench_bureau import PREFIX, _ingester_proc, _record
+from bench.bench_bureau import PREFIX, _ingester_proc, _record, forget_sessions
 from firmware.record import sign_record
-from firmware.signing import generate_key, public_key_b64, unit_id_for
+from firmware.signing import canonical_json, generate_key, public_key_b64, unit_id_for
 
 log = logging.getLogger("bench.link")
 
@@ -64,12 +63,13 @@ class _Rig:
         """An ingester process; returns (go, stop, process) once its persistent session exists."""
         broker = broker or self.broker
         subscribed, go, stop = self.ctx.Semaphore(0), self.ctx.Event(), self.ctx.Event()
+        client_id = f"bench-link-{uuid.uuid4().hex[:6]}"
         proc = self.ctx.Process(target=_ingester_proc,
-                                args=(db_url, broker.url, f"bench-link-{uuid.uuid4().hex[:6]}", None,
-                                      subscribed, go, stop), daemon=True)
+                                args=(db_url, broker.url, client_id, None, subscribed, go, stop), daemon=True)
         proc.start()
         if not subscribed.acquire(timeout=30):
             raise RuntimeError("the bureau did not subscribe within 30 s")
+        proc.client_id, proc.broker = client_id, broker
         return go, stop, proc
 
     @staticmethod
@@ -78,6 +78,12 @@ class _Rig:
         proc.join(20)
         if proc.is_alive():
             proc.kill()
+        # its persistent session would get a copy of every later result (and be saved with them
+        # every second): the later figures would pay for the earlier ones
+        try:
+            forget_sessions(proc.broker.url, [proc.client_id])
+        except (OSError, RuntimeError) as exc:  # the broker is down: an error elsewhere already ended the run
+            log.warning("could not end the session %s: %s", proc.client_id, exc)
 
     # --- the link -----------------------------------------------------------------------------
 
@@ -127,7 +133,7 @@ class _Rig:
         key = generate_key()
         unit = unit_id_for(public_key_b64(key))
         db_url = self.database([(unit, public_key_b64(key))])
-        payloads = [json.dumps(sign_record(_record(unit, seq), key)).encode() for seq in range(1, self.n + 1)]
+        payloads = [canonical_json(sign_record(_record(unit, seq), key)) for seq in range(1, self.n + 1)]
         go, stop, proc = self.bureau(db_url)
         try:
             client = connect(self.broker.url, max_inflight=1000)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .loop import AcquisitionLoop
 from .services import Service, start_services, stop_services
+from .sim.control import start_sim_control
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ def run_daemon(runtime: Any, stop: threading.Event,
     services = start_services(runtime)
     unsubscribe = None
     try:
+        control = start_sim_control(runtime)  # soak tests only: [sim] control / press_every_s, off by default
+        if control is not None:
+            services.append(control)
         unsubscribe = runtime.subscribe(lambda snap: runtime.watchdog.status(status_line(snap)))
         runtime.watchdog.ready(status_line(runtime.state.snapshot()))
         if on_ready is not None:

@@ -209,7 +209,7 @@ class Measurement:
                 self._settle_after(f"{kind} reference refused: {exc}")
                 raise
             except Exception as exc:
-                self._event("fault", "error", "reference", f"{kind} reference failed: {exc}", {})
+                self._event("fault", "error", "reference", f"{kind} reference failed: {exc}", fault_detail(exc))
                 raise
             finally:
                 self.head.reset_gain()
@@ -251,7 +251,7 @@ class Measurement:
                 report.update(temperature_c=float(temperature), channels=int(reading.wavelengths_nm.size),
                               physical_time_s=reading.physical_time_s)
             except Exception as exc:
-                self._event("fault", "error", "self-test", f"self-test failed: {exc}", {})
+                self._event("fault", "error", "self-test", f"self-test failed: {exc}", fault_detail(exc))
                 raise
             finally:
                 self.head.reset_gain()
@@ -328,7 +328,7 @@ class Measurement:
                     self.state.transition(State.NEEDS_REFERENCE, str(exc))
                 raise
             except Exception as exc:
-                self._event("fault", "error", "measurement", f"measurement failed: {exc}", {})
+                self._event("fault", "error", "measurement", f"measurement failed: {exc}", fault_detail(exc))
                 raise
             finally:
                 self.head.reset_gain()
@@ -405,3 +405,11 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["Measurement", "GridMapper", "resample_to_model", "DARK", "WHITE"]
+
+
+def fault_detail(exc: BaseException) -> dict[str, str]:
+    """A fault event's ``detail``: the ``code`` says where it happened (measurement, self-test …),
+    ``detail.error`` which failure it was (``DrdyTimeout``, ``DataLineStuck``, …: the classes of
+    `firmware.errors`, the names the simulator's fault table promises), so the bureau can count
+    faults by kind without parsing the message."""
+    return {"error": type(exc).__name__}

@@ -35,7 +35,7 @@ from .errors import ConfigError, HardwareError, PlastiNIRError
 from .hooks import Hooks, Listener, ObservedJournal
 from .identity import load_identity, start_boot
 from .lock import HardwareLock
-from .measurement import Measurement, resample_to_model
+from .measurement import Measurement, fault_detail, resample_to_model
 from .model_slot import ModelSlot
 from .model_store import ModelStore
 from .runtime_calibration import RuntimeCalibration
@@ -117,7 +117,7 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
             raise
         except PlastiNIRError as exc:
             self.state.transition(State.FAULT, f"fault: {exc}")
-            self._event("fault", "error", "hardware", f"hardware bring-up failed: {exc}")
+            self._event("fault", "error", "hardware", f"hardware bring-up failed: {exc}", fault_detail(exc))
             self._load_boot_model()
             return self.snapshot()
         self._load_boot_model()
@@ -206,7 +206,7 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         except HardwareError as exc:
             if self.state.state in IDLE:
                 self.state.transition(State.FAULT, f"fault: {exc}")
-                self._event("fault", "error", "idle-check", f"hardware failed while idle: {exc}")
+                self._event("fault", "error", "idle-check", f"hardware failed while idle: {exc}", fault_detail(exc))
                 return True
             raise
 

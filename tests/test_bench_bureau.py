@@ -9,7 +9,8 @@ from bench import bench_bureau
 @pytest.mark.slow
 def test_bench_bureau_quick(mosquitto_bin, pg_server):
     figures = {f.name.split(" (")[0]: f for f in bench_bureau.run(quick=True, pg_server=pg_server)}
-    assert set(figures) == {"plain subscriber drain", "parse + validate + verify only", "ingester → SQLite",
+    assert set(figures) == {"plain subscriber drain", "parse + validate + verify only",
+                            "the same on the full path only", "ingester → SQLite",
                             "ingester → PostgreSQL", "2 ingesters, shared subscription → PostgreSQL"}
     assert all(f.value > 0 for f in figures.values())
     plain = figures["plain subscriber drain"].value

@@ -8,6 +8,7 @@ from firmware.contracts import REJECTION_REASONS
 from firmware.errors import HardwareError, NotReady, QualityRejection
 from firmware.reading import ADC_FULL_SCALE
 from firmware.record import verify_record
+from firmware.sim.faults import FAULTS
 from firmware.sim.samples import FlatSource
 from firmware.state import State
 
@@ -166,6 +167,8 @@ def test_hardware_fault_during_a_measurement(unit, fault, cause):
     assert unit.state.state is State.FAULT and cause in unit.state.reason
     events = unit.journal.events(kind="fault")
     assert events[0]["code"] == "measurement" and cause in events[0]["message"]
+    # which failure, by the class the simulator's fault table promises (what the soak counts)
+    assert events[0]["detail"] == {"error": FAULTS[fault].exception.__name__}
     assert unit.heard["event"][-1]["kind"] == "fault"
     # nothing half-written: no seq consumed, no outbox entry, journal intact
     assert unit.journal.last_seq() == before and unit.journal.depth() == before
@@ -183,6 +186,7 @@ def test_fault_at_power_up_is_a_state_with_the_reason(runtimes):
     snap = rt.snapshot()
     assert snap["state"] == "fault" and "chip ID 1, expected 3" in snap["reason"] and not snap["hardware"]
     assert rt.journal.events(kind="fault")[0]["code"] == "hardware"
+    assert rt.journal.events(kind="fault")[0]["detail"] == {"error": "ChipIdError"}
     with pytest.raises(NotReady, match="fault: .*chip ID"):
         rt.measure({})
     with pytest.raises(HardwareError, match="no optical head"):

@@ -42,6 +42,15 @@ class SimSection(Section):
     faults: list[str] = Field(
         default_factory=list,
         description="Faults active from power-up (see firmware/sim/faults.py).")
+    control: bool = Field(
+        default=False,
+        description="nir-device run watches <state dir>/sim-control/ for requests from a test harness (inject or "
+                    "clear a fault, press the button, place a sample; firmware/sim/control.py). For soak tests; "
+                    "refused on real hardware.")
+    press_every_s: float = Field(
+        default=0.0, ge=0, le=3600,
+        description="nir-device run presses the simulated trigger button every this many seconds (0: never): a "
+                    "unit measuring continuously, for soak tests. Refused on real hardware.")
 
     @field_validator("faults")
     @classmethod

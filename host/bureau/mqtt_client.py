@@ -7,6 +7,8 @@ commit (``manual_ack``), and ``ReceiveMaximum`` tells the broker how many may be
 """
 from __future__ import annotations
 
+import logging
+import socket
 import ssl
 
 import paho.mqtt.client as mqtt
@@ -15,6 +17,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .config import MqttSettings, parse_broker_url
+
+log = logging.getLogger("plastinir.bureau")
 
 #: Leaves split between shared ingesters (high volume, not retained, one copy wanted).
 SHARED_LEAVES = ("result", "stats", "event/+")
@@ -44,7 +48,19 @@ def make_client(settings: MqttSettings, *, client_id: str | None = None, manual_
     if settings.username:
         client.username_pw_set(settings.username, settings.password())
     client.reconnect_delay_set(min_delay=settings.reconnect_min_s, max_delay=settings.reconnect_max_s)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(client: mqtt.Client, userdata, sock) -> None:
+    """No Nagle: the bureau's writes are small (a PUBACK per message, an ack per unit per batch), and
+    Nagle holds each one until the peer's delayed TCP ACK (~40 ms on Linux) — a unit waiting for
+    its ack, or a broker whose ``ReceiveMaximum`` window is waiting for PUBACKs, waits with it.
+    The unit's link does the same (docs/LINK.md: 65 → 22 ms round trips)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError) as exc:  # not a TCP socket (a proxy, a test double): only slower
+        log.debug("TCP_NODELAY not set: %s", exc)
 
 
 def connect_properties(settings: MqttSettings) -> Properties:

@@ -104,7 +104,15 @@ class Pipeline:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def queued(self) -> int:
-        return self.inbound.qsize() + self._parsed.qsize()
+        """Messages received and not yet finished (committed and acknowledged, or given up): those in
+        the queue *and* the batch being parsed or committed, so 0 means everything received is in
+        the database. (``unfinished_tasks`` grows in ``put``, under the queue's own lock.)"""
+        with self.inbound.mutex:
+            return self.inbound.unfinished_tasks
+
+    def _finished(self, batch: list[Inbound]) -> None:
+        for _ in batch:
+            self.inbound.task_done()
 
     # --- parse thread ---------------------------------------------------------------------
     def _next_batch(self) -> list[Inbound]:
@@ -131,6 +139,7 @@ class Pipeline:
     def _parse_loop(self) -> None:
         try:
             while True:
+                batch: list[Inbound] = []
                 try:
                     batch = self._next_batch()
                     if not batch:
@@ -141,10 +150,13 @@ class Pipeline:
                     parsed = self._parse_batch(batch)
                     if parsed is not None:
                         self._parsed.put((batch, parsed))
+                        batch = []  # the store thread finishes it
                 except Exception:  # the pipeline must never stop: log, count, carry on
                     self.counters.count("worker_errors")
                     log.exception("unexpected error in the parse thread; continuing")
                     time.sleep(0.1)
+                finally:
+                    self._finished(batch)  # dropped (stopping, or an error): not PUBACKed, the broker redelivers
         finally:
             self._parsed.put(None)
 
@@ -189,7 +201,10 @@ class Pipeline:
                 item = self._parsed.get()
                 if item is None:
                     return
-                self._store_with_retry(*item)
+                try:
+                    self._store_with_retry(*item)
+                finally:
+                    self._finished(item[0])
         finally:
             self._done.set()
 
