@@ -22,6 +22,10 @@ So a SIGKILL loses at most the light time since the last write: the reading in p
 references taken within the last `PERSIST_EVERY_S` — seconds of lamp time against a life of
 thousands of hours. `hours` adds the not-yet-written part, so the figure shown never lags.
 
+With ``head.<name>.light_service_hours`` set, the first write that reaches it (or a start that
+finds it reached) journals a ``maintenance`` warning ``lamp-service-due``; after a reset it can
+warn again.
+
 No counter for the head yet (a new state directory, or a journal from before lamp hours
 existed): it starts at 0 with a ``maintenance`` event ``lamp-counter-started`` that says the
 lamp's earlier hours are unknown. A corrupt stored value is never guessed over: `hours` raises
@@ -43,8 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Minimum wall time between two writes of on-time noted after a reading that is not a result.
 PERSIST_EVERY_S = 10.0
-#: What each head's light source is, for messages and the page.
-LIGHT_SOURCE = {"fpi": "halogen lamp", "led8": "LEDs (LED hours: time any LED is on)"}
+#: What each head's light source is, for messages (led8: LED hours, the time any LED is on).
+LIGHT_SOURCE = {"fpi": "halogen lamp", "led8": "LED"}
 
 
 def light_source(head: str) -> str:
@@ -83,11 +87,13 @@ class LampMeter:
     through `note`. Thread-safe: the measuring thread notes, the page and MQTT threads read.
     """
 
-    def __init__(self, journal, head, *, persist_every_s: float = PERSIST_EVERY_S,
-                 wall: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, journal, head, *, service_hours: float | None = None,
+                 persist_every_s: float = PERSIST_EVERY_S, wall: Callable[[], float] = time.monotonic) -> None:
         self.journal = journal
         self.head = head
         self.name = head.name
+        self.service_hours = service_hours
+        self._due_warned = False
         self.persist_every_s = persist_every_s
         self._wall = wall
         self._lock = threading.Lock()
@@ -107,6 +113,29 @@ class LampMeter:
                     f"--hours H` if the lamp's service log has them", {"head": self.name, "hours": 0.0}))
         except LampCounterError as exc:
             self._warn_corrupt(exc)
+            return
+        self._check_due()
+
+    def _check_due(self) -> None:
+        """One ``lamp-service-due`` warning per crossing of `service_hours` (re-armed below it)."""
+        if self.service_hours is None:
+            return
+        try:
+            hours = (self.journal.lamp_seconds(self.name) or 0.0) / 3600.0
+        except JournalError:
+            return  # corrupt or unreadable: said elsewhere
+        due = hours >= self.service_hours
+        if due and not self._due_warned:
+            try:
+                self.journal.add_event(
+                    "maintenance", "warning", "lamp-service-due",
+                    f"{light_source(self.name)} of the {self.name} head has {hours:.1f} h, past its service life of "
+                    f"{self.service_hours:g} h: replace it, then `nir-device lamp reset`",
+                    {"head": self.name, "hours": round(hours, 4), "service_hours": self.service_hours})
+            except JournalError as exc:
+                log.error("cannot journal the lamp service warning: %s", exc)
+                return
+        self._due_warned = due
 
     def _warn_corrupt(self, exc: Exception) -> None:
         if self._warned:
@@ -149,18 +178,20 @@ class LampMeter:
                 log.warning("lamp hours not written (retried at the next reading): %s", exc)
                 return
             self._seen, self._written_at = on, now
-        if not added:
+        if added:
+            self._check_due()
+            return
+        try:
+            self.journal.lamp_seconds(self.name)
+        except LampCounterError as exc:
+            self._warn_corrupt(exc)
+        except JournalError as exc:
+            log.warning("lamp hour counter unreadable: %s", exc)
+        else:  # the row went missing under us (a hand-edited journal): start again at 0
             try:
-                self.journal.lamp_seconds(self.name)
-            except LampCounterError as exc:
-                self._warn_corrupt(exc)
+                self.open()
             except JournalError as exc:
-                log.warning("lamp hour counter unreadable: %s", exc)
-            else:  # the row went missing under us (a hand-edited journal): start again at 0
-                try:
-                    self.open()
-                except JournalError as exc:
-                    log.warning("lamp hour counter cannot be started: %s", exc)
+                log.warning("lamp hour counter cannot be started: %s", exc)
 
     def on_reading(self, head: OpticalHead) -> None:
         """`UnitHead`'s hook after every reading (throttled write)."""

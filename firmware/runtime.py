@@ -90,7 +90,8 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         self.head = UnitHead(config.head.name)
         #: The light source's on-time, kept in the journal (`firmware.lamp_hours`): noted after
         #: every reading (throttled), every result, hardware close, self-test and idle refresh.
-        self.lamp = LampMeter(self.journal, self.head)
+        self.lamp = LampMeter(self.journal, self.head,
+                              service_hours=getattr(config.head, config.head.name).light_service_hours)
         self.head.after_reading = self.lamp.on_reading
         self.hooks.subscribe("result", lambda _record: self.lamp.note())
         try:

@@ -228,3 +228,24 @@ def test_writes_after_non_result_readings_are_throttled(tmp_path):
         now[0] = 11.0
         rt.head.acquire()
         assert rt.journal.lamp_seconds("fpi") == pytest.approx(meter.seconds(), abs=1e-9)
+
+
+def test_service_life_warns_once_per_crossing(tmp_path):
+    """``light_service_hours``: the write that reaches it journals one warning; a reset re-arms it."""
+    make_runtime(tmp_path, start=False).close()
+    service = {"head": {"fpi": {"light_service_hours": 1.0}}}
+    with Journal.open(tmp_path) as j:
+        j.set_lamp_seconds("fpi", 3600.0 - 1.0, ("maintenance", "info", "lamp-reset", "test", {}))
+    with make_runtime(tmp_path, service) as rt:  # the start-up self-test's reading crosses 1 h
+        assert rt.lamp_hours() > 1.0
+        white_reference(rt)
+        rt.lamp.note()
+    (due,) = events(tmp_path, "lamp-service-due")
+    assert due["severity"] == "warning" and "past its service life of 1 h" in due["message"]
+    with make_runtime(tmp_path, service, start=False):
+        pass  # a start that finds it past the limit reminds once more
+    assert len(events(tmp_path, "lamp-service-due")) == 2
+    assert main(["lamp", "reset", "--state-dir", str(tmp_path)]) == 0
+    with make_runtime(tmp_path, service, start=False):
+        pass
+    assert len(events(tmp_path, "lamp-service-due")) == 2  # a new lamp: no warning
