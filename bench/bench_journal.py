@@ -4,7 +4,9 @@
   ratio to ``synchronous=NORMAL`` measured in the same run: the price of the guarantee;
 - building + signing a record against storing it (both happen in one transaction);
 - outbox drain: pending → mark_sent → acknowledge per result, the MQTT link's backlog path;
-- bytes per result on disk (spectrum 61 points + raw counts), for sizing ``max_results``.
+- bytes per result on disk (spectrum 61 points + raw counts), for sizing ``max_results``;
+- a lamp-hour write (`Journal.add_lamp_seconds`, the runtime's one extra transaction after each
+  result, `firmware.lamp_hours`) against storing a result.
 """
 from __future__ import annotations
 
@@ -62,10 +64,17 @@ def run(quick: bool) -> list[Figure]:
                 journal.mark_sent(batch)
                 journal.acknowledge(batch)
             drain = (time.perf_counter() - t0) / n
+            journal.start_lamp_counter("fpi", ("maintenance", "info", "lamp-counter-started", "bench", {}))
+            t0 = time.perf_counter()
+            for _ in range(n):
+                journal.add_lamp_seconds("fpi", 2.28)  # one fpi measurement's lamp time
+            lamp = (time.perf_counter() - t0) / n
     return [
         Figure("build, sign and store one result, synchronous=FULL", full * 1e3, "ms", full / normal,
                "same with synchronous=NORMAL"),
         Figure("build + sign one record", build * 1e3, "ms", build / full, "build, sign, store (FULL)"),
         Figure("outbox drain per result (batches of 50)", drain * 1e3, "ms", drain / full, "build, sign, store (FULL)"),
         Figure("journal bytes per result (61-point spectrum)", size / n, "B"),
+        Figure("lamp-hour write per result (synchronous=FULL)", lamp * 1e3, "ms", lamp / full,
+               "build, sign, store (FULL)"),
     ]

@@ -76,7 +76,8 @@ def rejection_reason(code: str, detail: str | None = None) -> str:
 
 # --- MQTT topics ----------------------------------------------------------------------------
 DEFAULT_PREFIX = "plastinir"
-EVENT_KINDS: tuple[str, ...] = ("fault", "quality", "link", "clock", "reference", "model", "calibration")
+EVENT_KINDS: tuple[str, ...] = ("fault", "quality", "link", "clock", "reference", "model", "calibration",
+                                "maintenance")
 COMMANDS: tuple[str, ...] = ("measure", "reference", "model", "calibration", "reload")
 
 

@@ -125,3 +125,7 @@ class MessageError(PlastiNIRError, ValueError):
 
 class CertificateError(PlastiNIRError, ValueError):
     """A calibration certificate breaks `plastinir.calibration/1`, does not verify, or is not for this unit."""
+
+
+class LampCounterError(JournalError, ValueError):
+    """The journal's lamp-hour counter holds something that is not a number of seconds >= 0."""

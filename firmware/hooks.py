@@ -86,8 +86,26 @@ class ObservedJournal(Journal):
                   detail: dict | None = None, time_s: float | None = None) -> int:
         unix = time.time() if time_s is None else time_s
         event_id = super().add_event(kind, severity, code, message, detail, unix)
-        self.hooks.emit("event", {"id": event_id, "unix": unix,
-                                  "time": utc_now_rfc3339(datetime.fromtimestamp(unix, timezone.utc)),
-                                  "kind": kind, "severity": severity, "code": code, "message": message,
-                                  "detail": dict(detail or {})})
+        self._announce({"id": event_id, "unix": unix, "kind": kind, "severity": severity, "code": code,
+                        "message": message, "detail": dict(detail or {})})
         return event_id
+
+    def _announce(self, row: dict) -> None:
+        unix = row["unix"]
+        self.hooks.emit("event", {"id": row["id"], "unix": unix,
+                                  "time": utc_now_rfc3339(datetime.fromtimestamp(unix, timezone.utc)),
+                                  "kind": row["kind"], "severity": row["severity"], "code": row["code"],
+                                  "message": row["message"], "detail": dict(row.get("detail") or {})})
+
+    def _announce_id(self, event_id: int | None) -> int | None:
+        """Announce an event another write journaled in its own transaction (lamp counter changes)."""
+        row = self.event_row(event_id) if event_id is not None else None
+        if row is not None:
+            self._announce(row)
+        return event_id
+
+    def start_lamp_counter(self, head, event):
+        return self._announce_id(super().start_lamp_counter(head, event))
+
+    def set_lamp_seconds(self, head, seconds, event):
+        return self._announce_id(super().set_lamp_seconds(head, seconds, event))

@@ -34,6 +34,7 @@ from .config.model import newest_package
 from .errors import ConfigError, HardwareError, PlastiNIRError
 from .hooks import Hooks, Listener, ObservedJournal
 from .identity import load_identity, start_boot
+from .lamp_hours import LampMeter
 from .lock import HardwareLock
 from .measurement import Measurement, fault_detail, resample_to_model
 from .model_slot import ModelSlot
@@ -87,6 +88,16 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         self._own_watchdog = watchdog is None
         self.watchdog = watchdog if watchdog is not None else Watchdog()
         self.head = UnitHead(config.head.name)
+        #: The light source's on-time, kept in the journal (`firmware.lamp_hours`): noted after
+        #: every reading (throttled), every result, hardware close, self-test and idle refresh.
+        self.lamp = LampMeter(self.journal, self.head,
+                              service_hours=getattr(config.head, config.head.name).light_service_hours)
+        self.head.after_reading = self.lamp.on_reading
+        self.hooks.subscribe("result", lambda _record: self.lamp.note())
+        try:
+            self.lamp.open()
+        except PlastiNIRError as exc:  # a maintenance counter must not keep the unit from measuring
+            log.error("lamp hour counter: %s", exc)
         self.board: Board | None = None
         #: Incremented whenever the board is (re)opened: the loop re-arms its button then.
         self.hardware_generation = 0
@@ -149,6 +160,8 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
                 part.close()
             except PlastiNIRError as exc:  # a broken board must still release what it can
                 log.warning("closing %s: %s", type(part).__name__, exc)
+        if head is not None:
+            self.lamp.note(head)  # closed: its light is off and its count final
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -193,6 +206,8 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         except PlastiNIRError as exc:
             self.last_self_test = {**(self.last_self_test or {}), "ok": False, "error": str(exc)}
             raise
+        finally:
+            self.lamp.note()  # the self-test reads the real head directly, not through UnitHead
         self.last_self_test = {"ok": True, **report}
         return report
 
@@ -201,6 +216,7 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         idle puts the device in fault. Returns whether the state changed."""
         if not self.head.attached:
             return False
+        self.lamp.note()  # idle: write what the last readings left (usually nothing)
         try:
             return self.measurement.refresh()
         except HardwareError as exc:
@@ -250,6 +266,12 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
     def temperature_c(self) -> float | None:
         """The head temperature the last reading saw (never a hardware read)."""
         return self.head.last_temperature_c
+
+    def lamp_hours(self) -> float | None:
+        """Hours the head's light source has been on (fpi: halogen lamp; led8: LED hours, any LED
+        on), over the unit's life since the last ``nir-device lamp reset``; never a hardware read.
+        `LampCounterError` if the stored counter is corrupt (the page shows "not available")."""
+        return self.lamp.hours()
 
     def snapshot(self) -> dict[str, Any]:
         """The state machine's snapshot plus what the page's first line and MQTT stats show."""

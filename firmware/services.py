@@ -7,9 +7,9 @@ imports them:
 - **MQTT link**: ``firmware.mqtt.start_link(runtime) -> Service`` (docs/LINK.md). It reads
   ``runtime.config.mqtt``; publishes results from the journal's outbox (``runtime.journal``),
   woken by ``runtime.on_result``; events from ``runtime.journal.events(unpublished=True)``,
-  woken by ``runtime.on_event``; stats from ``runtime.snapshot()``; runs commands through
-  ``runtime.measure / take_reference / install_model / reload_config / install_calibration``;
-  and sets ``runtime.link_status`` so the page can show the link. ``--broker none`` runs
+  woken by ``runtime.on_event``; stats from ``runtime.snapshot()`` and ``runtime.lamp_hours()``;
+  runs commands through ``runtime.measure / take_reference / install_model / reload_config /
+  install_calibration``; and sets ``runtime.link_status`` so the page can show the link. ``--broker none`` runs
   without one.
 - **Status page**: ``firmware.web.create_app(config, runtime=port)`` served by
   ``firmware.web.serve.PageServer`` (docs/WEB.md); ``http.enabled = false`` runs without one.
@@ -52,23 +52,18 @@ def start_link(runtime: Any) -> Service | None:
     return start_mqtt_link(runtime)
 
 
-def start_page(runtime: Any) -> Service | None:
-    """The status page on ``http.bind:http.port``, or None when disabled."""
-    http = runtime.config.http
-    if not http.enabled:
-        return None
-    from .web import create_app
+def page_port(runtime: Any):
+    """The `firmware.web.port.DevicePort` the page reads the runtime through."""
     from .web.runtime_adapter import RuntimeAdapter
-    from .web.serve import PageServer
 
     # The page reads the device through its adapter over the runtime's pieces; actions the
     # runtime owns end to end (model install with head/grid checks, kept copy and event; the
     # self-test that reopens the board after a fault; the technician's calibration tool over
     # /api/technician/…) are the runtime's own methods.
-    port = RuntimeAdapter(
+    return RuntimeAdapter(
         measurement=runtime.measurement, state_dir=runtime.state_dir,
         link_status=lambda: runtime.link_status(), calibration=lambda: runtime.calibration(),
-        temperature_c=runtime.temperature_c, clock_synced=runtime.clock_synced,
+        temperature_c=runtime.temperature_c, clock_synced=runtime.clock_synced, lamp_hours=runtime.lamp_hours,
         install_model=runtime.install_model,
         self_test=lambda: runtime.self_test(trigger="page"),
         technician_scan=lambda **kw: runtime.technician_scan(**kw, trigger="technician"),
@@ -76,7 +71,17 @@ def start_page(runtime: Any) -> Service | None:
             action, corrections, trigger="technician"),
         install_calibration=lambda cert: runtime.install_calibration(cert, trigger="technician"),
         calibration_status=runtime.calibration_status)
-    server = PageServer(create_app(runtime.config, runtime=port), http)
+
+
+def start_page(runtime: Any) -> Service | None:
+    """The status page on ``http.bind:http.port``, or None when disabled."""
+    http = runtime.config.http
+    if not http.enabled:
+        return None
+    from .web import create_app
+    from .web.serve import PageServer
+
+    server = PageServer(create_app(runtime.config, runtime=page_port(runtime)), http)
     server.start()
     return Started("status page", server.url, server.stop)
 

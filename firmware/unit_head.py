@@ -7,18 +7,23 @@ the board fails at start, or a self-test reopens it after a fault, the real head
 raises `HardwareError` with the reason the hardware is not there.
 
 It also remembers the last head temperature any reading saw, so the status page and MQTT stats
-can show it without touching the hardware themselves.
+can show it without touching the hardware themselves, and tells ``after_reading`` (the lamp-hour
+meter, `firmware.lamp_hours`) after every reading, failed or not, that the light was used.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 
 from .errors import HardwareError
 from .heads.base import OpticalHead
 from .reading import RawReading
+
+log = logging.getLogger(__name__)
 
 
 class UnitHead(OpticalHead):
@@ -29,6 +34,8 @@ class UnitHead(OpticalHead):
         self._lock = threading.Lock()
         self.last_temperature_c: float | None = None
         self.last_temperature_at: float | None = None
+        #: ``(head) -> None`` after every reading of the attached head (the lamp-hour meter).
+        self.after_reading: Callable[[OpticalHead], None] | None = None
 
     # --- attaching ----------------------------------------------------------------------------
 
@@ -56,6 +63,11 @@ class UnitHead(OpticalHead):
         return head
 
     @property
+    def current(self) -> OpticalHead | None:
+        """The attached head, or None (never raises)."""
+        return self._head
+
+    @property
     def inner(self) -> OpticalHead:
         """The attached head (for the board self-test, which needs the real object)."""
         return self._inner()
@@ -72,9 +84,25 @@ class UnitHead(OpticalHead):
         return self._inner().wavelengths_nm
 
     def acquire(self) -> RawReading:
-        reading = self._inner().acquire()
+        head = self._inner()
+        try:
+            reading = head.acquire()
+        finally:
+            self._light_used(head)
         self._note(reading.temperature_c)
         return reading
+
+    def _light_used(self, head: OpticalHead) -> None:
+        if self.after_reading is None:
+            return
+        try:
+            self.after_reading(head)
+        except Exception:  # noqa: BLE001 - a maintenance counter must never fail a reading
+            log.exception("after-reading hook failed")
+
+    def light_on_s(self) -> float | None:
+        head = self._head
+        return head.light_on_s() if head is not None else None
 
     def read_temperature_c(self) -> float:
         return self._note(self._inner().read_temperature_c())

@@ -1,9 +1,13 @@
 """Device page, /metrics, the read-only journal viewer, and the runtime adapter's honesty."""
 import re
+import sqlite3
 
 import pytest
 
+from device_support import LED8_PACKAGE, make_runtime, place, white_reference
 from firmware.config import load_config
+from firmware.mqtt import payloads
+from firmware.services import page_port
 from firmware.web import create_app
 from firmware.web.runtime_adapter import RuntimeAdapter, certificate_summary
 from web_fixtures import *  # noqa: F401,F403
@@ -21,7 +25,9 @@ def test_device_page_shows_every_figure(rig, client):
     assert "cal-2026-001, due 2099-05-27" in html
     assert re.search(r'id="d-white">\d+ s old, at 25 °C \(expires after 8\.0 h\)', html)
     assert 'id="d-temperature">25.0 °C<' in html
-    assert 'id="d-lamp">not available<' in html  # no lamp counter given: said, not invented
+    # the rig's scripted head has no light to count and no counter is given: said, not invented
+    # (a real runtime's counter: test_device_page_shows_the_runtimes_lamp_hours)
+    assert 'id="d-lamp">not available<' in html
     assert "connected — mqtt://127.0.0.1:1883" in html and "2026-11-27 08:31:09 UTC" in html
     assert 'id="d-clock">yes<' in html and "0 results" in html
     body = client.get("/api/device").get_json()
@@ -59,7 +65,7 @@ def test_metrics_prometheus_text(rig, client):
     assert "plastinir_journal_last_seq 4" in lines and "plastinir_outbox_depth 4" in lines
     assert 'plastinir_state{state="result"} 1' in lines and 'plastinir_state{state="ready"} 0' in lines
     assert "plastinir_link_up 1" in lines and "plastinir_clock_synced 1" in lines
-    assert "plastinir_lamp_hours" not in text  # not available: no series rather than a made-up 0
+    assert "plastinir_lamp_hours" not in text  # no counter given: no series rather than a made-up 0
     assert 'plastinir_reference_age_seconds{kind="white"}' in text
     assert f'unit="{rig.identity.unit}"' in text
     # Every sample line belongs to a family declared with HELP and TYPE.
@@ -110,3 +116,49 @@ def test_adapter_reference_band_is_checked(rig):
 def test_adapter_needs_a_journal():
     with pytest.raises(ValueError, match="needs a journal"):
         RuntimeAdapter()
+
+
+def _runtime_client(rt):
+    return create_app(rt.config, runtime=page_port(rt), state_dir=rt.state_dir,
+                      flask_config={"TESTING": True}).test_client()
+
+
+def test_device_page_shows_the_runtimes_lamp_hours(tmp_path):
+    """The wiring of `nir-device run`: page, /api/device, /metrics and MQTT stats read
+    `DeviceRuntime.lamp_hours` (the journal's counter plus the reading in progress)."""
+    with make_runtime(tmp_path, {"head": {"fpi": {"light_service_hours": 2000}}}) as rt:
+        white_reference(rt)
+        place(rt, "PET")
+        rt.measure({})
+        client = _runtime_client(rt)
+        hours = rt.lamp_hours()
+        assert 0 < hours < 0.01  # a self-test, a white reference and a measurement: ~7 s of lamp
+        html = client.get("/device").get_data(as_text=True)
+        assert f'id="d-lamp">{hours:.2f} h (service life 2000 h)<' in html and "<dt>Lamp hours</dt>" in html
+        assert client.get("/api/device").get_json()["device"]["lamp_hours"] == pytest.approx(hours, abs=1e-9)
+        text = client.get("/metrics").get_data(as_text=True)
+        (line,) = [ln for ln in text.splitlines() if ln.startswith("plastinir_lamp_hours ")]
+        assert float(line.split()[1]) == pytest.approx(hours, abs=1e-9)
+        assert payloads.stats(rt)["lamp_hours"] == pytest.approx(hours, abs=1e-9)
+        # a replaced lamp's hours set by the technician past its service life: the page says so
+        rt.journal.set_lamp_seconds("fpi", 2001 * 3600.0, ("maintenance", "info", "lamp-reset", "test", {}))
+        html = client.get("/device").get_data(as_text=True)
+        assert re.search(r'id="d-lamp">2001\.00 h <strong>— replacement due</strong> \(service life 2000 h\)<', html)
+
+
+def test_corrupt_lamp_counter_shows_not_available_everywhere(tmp_path):
+    with make_runtime(tmp_path, start=False) as rt:
+        with sqlite3.connect(tmp_path / "journal.db") as con:
+            con.execute("PRAGMA ignore_check_constraints = ON")  # a hand edit or a damaged page
+            con.execute("UPDATE lamp_hours SET seconds = 'x' WHERE head = 'fpi'")
+        client = _runtime_client(rt)
+        assert 'id="d-lamp">not available<' in client.get("/device").get_data(as_text=True)
+        assert client.get("/api/device").get_json()["device"]["lamp_hours"] is None
+        assert "plastinir_lamp_hours" not in client.get("/metrics").get_data(as_text=True)
+        assert payloads.stats(rt)["lamp_hours"] is None
+
+
+def test_led8_page_says_led_hours(tmp_path):
+    with make_runtime(tmp_path, {"head": {"name": "led8"}, "model": {"package": str(LED8_PACKAGE)}}) as rt:
+        html = _runtime_client(rt).get("/device").get_data(as_text=True)
+        assert "<dt>LED hours</dt>" in html and f'id="d-lamp">{rt.lamp_hours():.2f} h<' in html

@@ -49,6 +49,11 @@ class _Acquisition(Section):
     thermistor_series_ohm: float = Field(
         default=10_000.0, gt=0, description="Fixed resistor from the 2.5 V reference to the thermistor node "
                                             "(the NTC goes from that node, hardware.thermistor_ain, to ground).")
+    light_service_hours: float | None = Field(
+        default=None, gt=0, le=1e6,
+        description="Hours of light after which the light source is due for replacement (fpi: the halogen lamp's "
+                    "rated life from its datasheet; led8: the LEDs'). Past it the Device page says 'replacement "
+                    "due' and a maintenance event 'lamp-service-due' is journaled. Unset: no limit.")
 
     @field_validator("pga")
     @classmethod

@@ -5,7 +5,8 @@ quality checks do not care whether the light comes from eight LEDs or a tunable 
 whether the board is real or simulated (the drivers underneath are the same either way).
 
 A head must override: `wavelengths_nm`, `acquire`, `read_temperature_c`, `lower_gain`,
-`reset_gain`, `close`.
+`reset_gain`, `close`. A head that switches its own light source also overrides `light_on_s`,
+which the runtime's lamp-hour meter (`firmware.lamp_hours`) reads.
 """
 from __future__ import annotations
 
@@ -59,6 +60,15 @@ class OpticalHead(ABC):
     @abstractmethod
     def reset_gain(self) -> None:
         """Return to the configured gain."""
+
+    def light_on_s(self) -> float | None:
+        """Seconds its light source (lamp, or any LED) has been on since this head object was
+        opened, on the board's clock, including a period still running; only ever grows.
+
+        None: this head does not switch a light source it can count (the meter shows "not
+        available" rather than a made-up 0).
+        """
+        return None
 
     @abstractmethod
     def close(self) -> None:

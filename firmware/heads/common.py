@@ -1,7 +1,8 @@
 """What both heads on the AD/DA board share: the frame of a reading (chips verified first, every
 light source off on every exit, physical time on the board's clock, the light check, the
 `RawReading`), gain stepping, averaged conversions with the saturation check, the thermistor,
-and closing. A head supplies only its light sequence and what is particular to it."""
+the light source's on-time, and closing. A head supplies only its light sequence and what is
+particular to it."""
 from __future__ import annotations
 
 import math
@@ -44,7 +45,10 @@ class BoardHead(OpticalHead):
     """An optical head on the AD/DA board.
 
     Subclasses implement `_sequence` (the light sequence: dark, then every lit channel),
-    `_lights_off`, `_check_light`, and list their own output pins in ``self.pins``.
+    `_lights_off`, `_check_light`, list their own output pins in ``self.pins``, and call
+    `_light_switched` wherever they switch their light source, so `light_on_s` counts its
+    on-time on the board's clock (in the simulator that is simulated time: a simulated
+    measurement adds the lamp time the real one would).
     """
 
     def __init__(self, *, board: "Board", settings: "_Acquisition") -> None:
@@ -54,6 +58,9 @@ class BoardHead(OpticalHead):
         #: GPIO outputs this head drives (lamp or LEDs), released on `close`.
         self.pins: list[int] = []
         self._closed = False
+        #: (on-seconds of finished periods, clock time the running period began or None). One
+        #: tuple, replaced whole, so `light_on_s` from another thread never sees half an update.
+        self._light: tuple[float, float | None] = (0.0, None)
 
     @classmethod
     def from_config(cls, config: "DeviceConfig", board: "Board") -> "BoardHead":
@@ -94,11 +101,27 @@ class BoardHead(OpticalHead):
         """`LightSourceFailure` if the net signal ``(C,)`` shows a dead light source."""
         raise NotImplementedError
 
+    # --- light source on-time --------------------------------------------------------------------
+
+    def _light_switched(self, on: bool) -> None:
+        """Note that the light source went on (or off); repeats of the same state change nothing."""
+        done, since = self._light
+        now = self.board.clock.monotonic()
+        if on and since is None:
+            self._light = (done, now)
+        elif not on and since is not None:
+            self._light = (done + max(now - since, 0.0), None)
+
+    def light_on_s(self) -> float:
+        done, since = self._light
+        return done if since is None else done + max(self.board.clock.monotonic() - since, 0.0)
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         if self.board.closed:     # the board already switched everything off and released the pins
+            self._light_switched(False)
             return
         try:
             self._lights_off()

@@ -76,6 +76,7 @@ class FpiHead(BoardHead):
 
     def _lamp(self, on: bool) -> None:
         self.board.gpio.write(self.lamp_pin, HIGH if on else LOW)
+        self._light_switched(on)  # the lamp hours (firmware.lamp_hours)
         if not on:
             self._lamp_off_at = self.board.clock.monotonic()
 

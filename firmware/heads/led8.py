@@ -2,7 +2,7 @@
 
 One reading (framed by `BoardHead.acquire`): check the chips, read the temperature, a dark
 reading with every LED off, then for each LED: on → settle → average N conversions → off.
-Every LED is off on every exit.
+Every LED is off on every exit. Its "lamp hours" are LED hours: the time any LED is on.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class Led8Head(BoardHead):
         self.led_pins = list(board.hardware.led_pins)
         self.pins = self.led_pins
         self._nominal = np.array([b.nominal_nm for b in LED8_BANDS], dtype=float)
+        #: LEDs switched on now: the light counts as on while any is (`light_on_s`, LED hours).
+        self._lit: set[int] = set()
         for pin in self.led_pins:
             board.gpio.setup_output(pin, initial=LOW)
 
@@ -52,21 +54,29 @@ class Led8Head(BoardHead):
     # --- the reading (framed by BoardHead.acquire) ---------------------------------------------
 
     def _sequence(self, temperature_c: float):
-        s, clock, gpio = self.settings, self.board.clock, self.board.gpio
+        s, clock = self.settings, self.board.clock
         self._prepare_adc()
         self._lights_off()
         dark = np.full(self._nominal.size, self._detector(s.dark_conversions, "dark"))
         lit = np.empty(self._nominal.size)
         for k, pin in enumerate(self.led_pins):
-            gpio.write(pin, HIGH)
+            self._led(pin, True)
             clock.sleep(s.settle_s)
             lit[k] = self._detector(s.conversions, f"LED {self._nominal[k]:g} nm")
-            gpio.write(pin, LOW)
+            self._led(pin, False)
         return dark, lit, {"settle_s": s.settle_s}, {}
+
+    def _led(self, pin: int, on: bool) -> None:
+        self.board.gpio.write(pin, HIGH if on else LOW)
+        if on:
+            self._lit.add(pin)
+        else:
+            self._lit.discard(pin)
+        self._light_switched(bool(self._lit))
 
     def _lights_off(self) -> None:
         for pin in self.led_pins:
-            self.board.gpio.write(pin, LOW)
+            self._led(pin, False)
 
     def _check_light(self, net_v: np.ndarray) -> None:
         dead = [k for k in range(net_v.size) if net_v[k] < self.settings.min_signal_v]

@@ -10,6 +10,8 @@ Results start enforcement cases, so the journal is built to lose nothing:
   both exist. The counter never wraps: at 2^63−1 the journal refuses to store.
 - Several processes share it (``nir-device run`` plus a ``measure`` or ``export`` started
   beside it): writes are short ``BEGIN IMMEDIATE`` transactions, waits use ``busy_timeout``.
+- Lamp hours (the head's light-source on-time) are a row per head in ``lamp_hours``; additions
+  and a technician's reset are short transactions, a reset with its event in the same one.
 - Retention purges only results the bureau has acknowledged, and remembers the purged seq
   ranges so the MQTT link can tell the bureau a gap is final.
 
@@ -19,6 +21,7 @@ server threads all use one `Journal`).
 from __future__ import annotations
 
 from .db import JOURNAL_FILE, PURGE_BATCH, SCHEMA_VERSION, SEQ_MAX, SUMMARY_COLUMNS, to_unix
+from .lamp import LampMixin
 from .queries import QueriesMixin
 from .results import OutboxEntry, ResultsMixin
 
@@ -26,7 +29,7 @@ __all__ = ["Journal", "OutboxEntry", "JOURNAL_FILE", "SEQ_MAX", "SCHEMA_VERSION"
            "PURGE_BATCH", "to_unix"]
 
 
-class Journal(ResultsMixin, QueriesMixin):
+class Journal(ResultsMixin, QueriesMixin, LampMixin):
     """The journal in ``<state_dir>/journal.db`` (or any ``path``); see the module docstring.
 
     Public API (all methods thread-safe and safe across processes):
@@ -36,5 +39,8 @@ class Journal(ResultsMixin, QueriesMixin):
     - retention: `apply_retention`, `purged_ranges`
     - queries: `history`, `count`, `counts_by_verdict`, `counts_by_reason`, `iter_records`
     - references and events: `save_reference`, `latest_reference`, `add_event`, `events`,
-      `mark_events_published`; counters: `increment_counter`, `counter`; `integrity_check`, `close`
+      `mark_events_published`, `event_row`; counters: `increment_counter`, `counter`; `integrity_check`,
+      `close`
+    - lamp hours (`firmware.journal.lamp`): `lamp_seconds`, `lamp_counter`, `start_lamp_counter`,
+      `add_lamp_seconds`, `set_lamp_seconds`
     """

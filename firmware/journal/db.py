@@ -45,6 +45,8 @@ CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind, head, id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, unix REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
     code TEXT NOT NULL, message TEXT NOT NULL, detail TEXT NOT NULL, published_at REAL);
+CREATE TABLE IF NOT EXISTS lamp_hours (
+    head TEXT PRIMARY KEY, seconds REAL NOT NULL CHECK (seconds >= 0), since REAL NOT NULL, reset_at REAL);
 """
 
 #: Columns of a history row (the summary the status page lists; the full record via `get`).

@@ -160,7 +160,9 @@ def render_metrics(port, tally: ResultTally, *, live=None, limiter=None) -> str:
     out.family("plastinir_clock_synced", "gauge", "System clock synchronised (1) or not (0).",
                None if synced is None else int(synced))
     out.family("plastinir_temperature_celsius", "gauge", "Last known head temperature.", info.get("temperature_c"))
-    out.family("plastinir_lamp_hours", "counter", "Lamp operating hours.", info.get("lamp_hours"))
+    out.family("plastinir_lamp_hours", "counter",
+               "Hours the head's light source was on (fpi: halogen lamp; led8: any LED) since the last lamp reset.",
+               info.get("lamp_hours"))
     if live is not None:
         out.family("plastinir_page_live_clients", "gauge", "Open live-update streams.", live.clients)
         out.family("plastinir_page_live_refused_total", "counter",

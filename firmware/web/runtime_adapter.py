@@ -233,6 +233,7 @@ class RuntimeAdapter:
             "references": self._references(),
             "temperature_c": float(temperature) if isinstance(temperature, (int, float)) else None,
             "lamp_hours": float(lamp) if isinstance(lamp, (int, float)) else None,
+            "lamp_service_hours": self._service_hours(head),
             "outbox": {"depth": self.journal.depth(), "oldest_unacked_age_s": self.journal.oldest_unacked_age()},
             "link": dict(link) if isinstance(link, Mapping) else None,
             "disk": self._disk(),
@@ -242,6 +243,12 @@ class RuntimeAdapter:
             "journal": {"last_seq": self.journal.last_seq(), "path": str(self.journal.path)},
             "time": utc_now_rfc3339(),
         }
+
+    def _service_hours(self, head: str | None) -> float | None:
+        """``head.<name>.light_service_hours`` from config (the page's "replacement due")."""
+        section = getattr(getattr(self.config, "head", None), head or "", None)
+        value = getattr(section, "light_service_hours", None)
+        return float(value) if isinstance(value, (int, float)) else None
 
     # --- actions -----------------------------------------------------------------------------
 
