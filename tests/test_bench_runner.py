@@ -17,10 +17,12 @@ def test_runner_writes_one_table_as_markdown_and_json(tmp_path, capsys):
     table = out.read_text()
     assert table.startswith("quick run, ")
     assert "| benchmark | figure | value | unit | ratio | ratio against | target |" in printed
-    rows = [line for line in table.splitlines() if line.startswith("| journal |")]
-    assert len(rows) == 4  # bench_journal's four figures, nothing from the benchmarks not asked for
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]  # after the header
     assert "Machine: " in table and "cores" in table
     data = json.loads(out.with_suffix(".json").read_text())
+    # every row is one of bench_journal's figures, each once: nothing from benchmarks not asked for
+    assert len(data["figures"]) >= 4 and {f["benchmark"] for f in data["figures"]} == {"bench_journal"}
+    assert len(rows) == len(data["figures"]) and all(r.startswith("| journal |") for r in rows)
     assert data["mode"] == "quick" and data["failed"] == [] and data["machine"] in table
     names = [f["name"] for f in data["figures"]]
     assert names[0] == "build, sign and store one result, synchronous=FULL"
