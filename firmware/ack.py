@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .contracts import ACK_SCHEMA
 from .errors import MessageError
+from .validation import describe
 
 #: Most seqs listed in one ack's ``stored``; a bigger batch is acknowledged in several acks.
 MAX_STORED = 1000
@@ -76,6 +77,4 @@ def parse_ack(payload: bytes | str) -> Ack:
     try:
         return Ack.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(ack)"
-        raise MessageError(f"invalid ack: {loc}: {first['msg']}") from None
+        raise MessageError(f"invalid ack: {describe(exc, limit=1, whole='(ack)')}") from None
