@@ -36,7 +36,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from .errors import RecordError
+from .errors import JournalError, RecordError
 from .journal import Journal
 from .record import utc_now_rfc3339
 from .result_builder import normalize_sample
@@ -118,14 +118,20 @@ class PendingTags:
         Nothing is removed here: the journal deletes them with the stored result, so a press that
         stores nothing leaves them waiting.
         """
-        row = self.journal.pending_tags_row()
+        try:
+            row = self.journal.pending_tags_row()
+            if row is not None:
+                sample = normalize_sample(row["sample"])
+        except (JournalError, RecordError) as exc:  # damaged tags must not stop the trigger button
+            log.error("button: tags waiting for the button unusable, measuring untagged: %s", exc)
+            return None
         if row is None:
             return None
         if self.expired(row, self.clock()):
             log.warning("button: tags set at %s expired at %s; measuring untagged", _rfc3339(row["set_at"]),
                         _rfc3339(row["expires_at"]))
             return None
-        return row["id"], normalize_sample(row["sample"])
+        return row["id"], sample
 
     def for_trigger(self, trigger: str,
                     sample: Mapping[str, Any] | None) -> tuple[Mapping[str, Any] | None, str | None]:

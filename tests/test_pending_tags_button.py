@@ -12,6 +12,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from device_support import make_runtime, place, white_reference
+from firmware.errors import JournalError
 from firmware.journal import Journal
 from firmware.loop import AcquisitionLoop
 from firmware.services import page_port
@@ -132,3 +133,20 @@ def test_cmd_tag_sets_shows_and_clears(tmp_path, broker):
     finally:
         req.close()
         stop_all(link, rt)
+
+
+def test_damaged_waiting_tags_never_stop_the_button(tmp_path):
+    rt = make_runtime(tmp_path / "state")
+    try:
+        white_reference(rt)
+        rt.set_pending_tags(TAGS, source="cli")
+        con = rt.journal._conn()  # a damaged row, as a disk error or a hand edit could leave it
+        con.execute("UPDATE pending_tags SET sample = '[1, 2'")
+        with pytest.raises(JournalError, match="not valid JSON"):
+            rt.pending_tags()
+        place(rt, "pet")
+        record = rt.measure({}, trigger="button")
+        assert record["class"] == "PET" and not any(record["sample"].values())
+        assert rt.clear_pending_tags() and rt.pending_tags() is None
+    finally:
+        rt.close()

@@ -32,7 +32,11 @@ class PendingTagsMixin(JournalDb):
         try:
             row["sample"] = json.loads(row["sample"])
         except ValueError as exc:
-            raise JournalError(f"{self.path}: pending tags are not valid JSON ({exc}); clear them") from None
+            raise JournalError(f"{self.path}: the tags waiting for the button are not valid JSON ({exc}); "
+                               f"clear them") from None
+        if not isinstance(row["sample"], dict):
+            raise JournalError(f"{self.path}: the tags waiting for the button are not an object of tags; "
+                               f"clear them")
         return row
 
     def set_pending_tags(self, tag_id: str, sample: dict, source: str, set_at: float, expires_at: float) -> None:

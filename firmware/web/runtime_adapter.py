@@ -159,7 +159,11 @@ class RuntimeAdapter:
     # --- views -------------------------------------------------------------------------------
 
     def pending_tags(self) -> dict[str, Any] | None:
-        return self.pending.view()
+        try:
+            return self.pending.view()
+        except PlastiNIRError as exc:  # damaged tags: the page still shows; "Clear" removes them
+            log.warning("status page: tags waiting for the button unreadable: %s", exc)
+            return None
 
     def snapshot(self) -> dict[str, Any]:
         if self.state is None:
