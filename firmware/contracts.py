@@ -78,7 +78,7 @@ def rejection_reason(code: str, detail: str | None = None) -> str:
 DEFAULT_PREFIX = "plastinir"
 EVENT_KINDS: tuple[str, ...] = ("fault", "quality", "link", "clock", "reference", "model", "calibration",
                                 "maintenance")
-COMMANDS: tuple[str, ...] = ("measure", "reference", "model", "calibration", "reload")
+COMMANDS: tuple[str, ...] = ("measure", "reference", "model", "calibration", "reload", "tag")
 
 
 def topic(prefix: str, unit: str, leaf: str) -> str:

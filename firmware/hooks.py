@@ -77,8 +77,8 @@ class ObservedJournal(Journal):
         journal.hooks = hooks
         return journal
 
-    def append_result(self, make_record):
-        record = super().append_result(make_record)
+    def append_result(self, make_record, *, consume_tags=None):
+        record = super().append_result(make_record, consume_tags=consume_tags)
         self.hooks.emit("result", record)
         return record
 

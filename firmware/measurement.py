@@ -34,6 +34,7 @@ from .identity import Boot, Identity
 from .journal import Journal
 from .model_slot import ActiveModel, ModelSlot
 from .optics import resample
+from .pending_tags import PendingTags
 from .quality import QualityIssue, assess, check_agreement, check_saturation, nanmean
 from .reading import RawReading
 from .record import utc_now_rfc3339
@@ -126,6 +127,8 @@ class Measurement:
         self.watchdog = watchdog
         self.clock = clock
         self.references = ReferenceStore(journal)
+        #: Tags waiting for the next button press (`firmware.pending_tags`); TTL read when set.
+        self.pending = PendingTags(journal, lambda: self.config.runtime.pending_tags_ttl_s, clock=clock)
         self._head_lock = threading.Lock()
 
     # --- references --------------------------------------------------------------------------
@@ -300,7 +303,12 @@ class Measurement:
 
         Raises `NotReady` (no valid white reference, no usable model: nothing journaled),
         `DeviceBusy` (another activity runs), or the hardware error that put the device in fault.
+
+        A ``button`` trigger without tags of its own measures with the tags waiting for it
+        (`firmware.pending_tags`, unless expired); the stored result uses them up in the same
+        transaction, and a refusal or fault leaves them waiting.
         """
+        sample, consume_tags = self.pending.for_trigger(trigger, sample)
         sample = normalize_sample(sample)  # a bad tag is refused before anything moves
         model = self.models.current()
         if model is None:
@@ -319,7 +327,7 @@ class Measurement:
                 if not validity.ok:
                     self.state.transition(State.NEEDS_REFERENCE, validity.reason)
                     raise NotReady(validity.reason)
-                record = self._measure(model, sample, operator, t_start)
+                record = self._measure(model, sample, operator, t_start, consume_tags=consume_tags)
             except NotReady as exc:
                 # Reference problems found while measuring (no white signal on some points, a gain
                 # the reference cannot be compared with) need a new reference; anything else is a
@@ -336,7 +344,8 @@ class Measurement:
         self._retention()
         return record
 
-    def _measure(self, model: ActiveModel, sample: dict, operator: str | None, t_start: float) -> dict[str, Any]:
+    def _measure(self, model: ActiveModel, sample: dict, operator: str | None, t_start: float, *,
+                 consume_tags: str | None = None) -> dict[str, Any]:
         white = self.references.latest(WHITE)
         stray = self.references.stray(self.head.name, self.head.wavelengths_nm)
         scans = self._scan(white, stray)
@@ -380,7 +389,7 @@ class Measurement:
             total = {k: v * 1000.0 for k, v in timings.items()} | {"total": (time.perf_counter() - t_start) * 1000.0}
             return build_signed_record(self.identity.key, seq=seq, timings_ms=total, **fields)
 
-        return self.journal.append_result(make)
+        return self.journal.append_result(make, consume_tags=consume_tags)
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -175,6 +175,19 @@ class DeviceRuntime(RuntimeModels, RuntimeCalibration):
         """
         return self.measurement.measure(sample, trigger=trigger, operator=operator)
 
+    def set_pending_tags(self, sample: Mapping[str, Any] | None, source: str = "cli") -> dict[str, Any]:
+        """Tags for the next button press (`firmware.pending_tags`); returns what now waits.
+        `RecordError` for a bad or empty set of tags."""
+        return self.measurement.pending.set(sample, source)
+
+    def clear_pending_tags(self) -> bool:
+        """Drop the tags waiting for the next button press; whether there were any."""
+        return self.measurement.pending.clear()
+
+    def pending_tags(self) -> dict[str, Any] | None:
+        """The tags waiting for the next button press (with expiry), or None."""
+        return self.measurement.pending.view()
+
     def take_reference(self, kind: str, trigger: str = "cli") -> dict[str, Any]:
         """Take a ``white`` (tile on the port) or ``dark`` (port covered) reference; its summary.
 

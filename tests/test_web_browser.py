@@ -141,3 +141,11 @@ def test_now_page_desktop_phone_live_and_forms(rig, served, browser):
     wait(driver, lambda d: "Result #3 stored: PET" in d.find_element(By.TAG_NAME, "body").text)
     assert rig.journal.get(3)["sample"]["merchant"] == "Shop C"
     shot(driver, "now-after-page-measure.png", full_page=True)
+
+    # The form's second action (formaction, no script): tag the next press of the device's button.
+    driver.find_element(By.ID, "f-sample_id").send_keys("S-4")
+    driver.find_element(By.ID, "tag-next").click()
+    wait(driver, lambda d: d.find_elements(By.ID, "pending-tags"))
+    assert "Next button press will be tagged:" in driver.find_element(By.ID, "pending-tags").text
+    assert rig.measurement.measure({}, trigger="button")["sample"]["sample_id"] == "S-4"
+    wait(driver, lambda d: not d.find_elements(By.ID, "pending-tags"))   # the live panel: used up

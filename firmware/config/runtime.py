@@ -30,6 +30,10 @@ class RuntimeSection(Section):
         default=120.0, ge=5, le=3600,
         description="A measurement, reference or self-test running longer than this is hung: the loop "
                     "stops pinging the systemd watchdog, which then restarts the service.")
+    pending_tags_ttl_s: float = Field(
+        default=600.0, ge=10, le=14400,
+        description="Tags typed on the status page (or sent by cmd/tag) for the next button press expire "
+                    "after this long unused, so an old shop's tags never land on another shop's item.")
 
     @model_validator(mode="after")
     def _poll_faster_than_debounce(self) -> "RuntimeSection":

@@ -12,6 +12,8 @@ Results start enforcement cases, so the journal is built to lose nothing:
   beside it): writes are short ``BEGIN IMMEDIATE`` transactions, waits use ``busy_timeout``.
 - Lamp hours (the head's light-source on-time) are a row per head in ``lamp_hours``; additions
   and a technician's reset are short transactions, a reset with its event in the same one.
+- Tags typed for the next button press wait in ``pending_tags`` (one row) until the result
+  that carries them is stored: that same transaction deletes them.
 - Retention purges only results the bureau has acknowledged, and remembers the purged seq
   ranges so the MQTT link can tell the bureau a gap is final.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from .db import JOURNAL_FILE, PURGE_BATCH, SCHEMA_VERSION, SEQ_MAX, SUMMARY_COLUMNS, to_unix
 from .lamp import LampMixin
+from .pending import PendingTagsMixin
 from .queries import QueriesMixin
 from .results import OutboxEntry, ResultsMixin
 
@@ -29,7 +32,7 @@ __all__ = ["Journal", "OutboxEntry", "JOURNAL_FILE", "SEQ_MAX", "SCHEMA_VERSION"
            "PURGE_BATCH", "to_unix"]
 
 
-class Journal(ResultsMixin, QueriesMixin, LampMixin):
+class Journal(ResultsMixin, QueriesMixin, LampMixin, PendingTagsMixin):
     """The journal in ``<state_dir>/journal.db`` (or any ``path``); see the module docstring.
 
     Public API (all methods thread-safe and safe across processes):
@@ -43,4 +46,6 @@ class Journal(ResultsMixin, QueriesMixin, LampMixin):
       `close`
     - lamp hours (`firmware.journal.lamp`): `lamp_seconds`, `lamp_counter`, `start_lamp_counter`,
       `add_lamp_seconds`, `set_lamp_seconds`
+    - tags for the next button press (`firmware.journal.pending`): `pending_tags_row`,
+      `set_pending_tags`, `clear_pending_tags`; `append_result(..., consume_tags=id)` uses them up
     """

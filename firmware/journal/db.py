@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS events (
     code TEXT NOT NULL, message TEXT NOT NULL, detail TEXT NOT NULL, published_at REAL);
 CREATE TABLE IF NOT EXISTS lamp_hours (
     head TEXT PRIMARY KEY, seconds REAL NOT NULL CHECK (seconds >= 0), since REAL NOT NULL, reset_at REAL);
+CREATE TABLE IF NOT EXISTS pending_tags (
+    slot INTEGER PRIMARY KEY CHECK (slot = 1), id TEXT NOT NULL, sample TEXT NOT NULL, source TEXT NOT NULL,
+    set_at REAL NOT NULL, expires_at REAL NOT NULL);
 """
 
 #: Columns of a history row (the summary the status page lists; the full record via `get`).

@@ -36,12 +36,17 @@ def _reason_code(record: dict) -> str | None:
 class ResultsMixin(JournalDb):
     """Results and their outbox entries are written together; retention never touches the outbox."""
 
-    def append_result(self, make_record: Callable[[int], dict]) -> dict:
+    def append_result(self, make_record: Callable[[int], dict], *, consume_tags: str | None = None) -> dict:
         """Allocate the next seq, build the record with it, store it and queue it: one transaction.
 
         ``make_record(seq)`` returns the signed record (it runs inside the transaction, so keep it
         short: building and signing take well under a millisecond). If it raises, nothing is
         stored and the seq is not consumed.
+
+        ``consume_tags``: the id of the pending tags (`firmware.journal.pending`) this record
+        carries; they are deleted in the same transaction, so they are used by exactly the one
+        record that is stored, and survive any measurement that stores nothing. Tags replaced or
+        cleared meanwhile (another id) are left alone.
         """
         now = time.time()
         with self._write() as con:
@@ -61,6 +66,8 @@ class ResultsMixin(JournalDb):
                  sample.get("location"), (record.get("model") or {}).get("name"), now,
                  canonical_json(record).decode("utf-8")))
             con.execute("INSERT INTO outbox (seq, enqueued_at) VALUES (?, ?)", (seq, now))
+            if consume_tags is not None:
+                con.execute("DELETE FROM pending_tags WHERE id = ?", (consume_tags,))
         return record
 
     def get_payload(self, seq: int) -> str | None:

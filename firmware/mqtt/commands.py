@@ -54,7 +54,7 @@ class CommandWorker:
         self._thread = threading.Thread(target=self._run, name="mqtt-commands", daemon=True)
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "measure": self._measure, "reference": self._reference, "model": self._model,
-            "calibration": self._calibration, "reload": self._reload}
+            "calibration": self._calibration, "reload": self._reload, "tag": self._tag}
 
     def start(self) -> "CommandWorker":
         self._thread.start()
@@ -165,3 +165,20 @@ class CommandWorker:
     def _reload(self, args: dict[str, Any]) -> dict[str, Any]:
         _only(args, (), "reload")
         return self.runtime.reload_config()
+
+    def _tag(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Tags for the next button press (`firmware.pending_tags`): ``{"sample": {...}}`` sets them,
+        ``{"clear": true}`` drops them, ``{}`` asks what waits; the answer is what waits now."""
+        _only(args, ("sample", "clear"), "tag")
+        sample, clear = args.get("sample"), args.get("clear", False)
+        if not isinstance(clear, bool):
+            raise MessageError(f"tag: args.clear must be true or false, got {clear!r}")
+        if sample is not None and clear:
+            raise MessageError("tag: give args.sample (set the tags) or args.clear (drop them), not both")
+        if sample is not None:
+            if not isinstance(sample, dict):
+                raise MessageError(f"tag: args.sample must be an object of tags, got {type(sample).__name__}")
+            return {"pending_tags": self.runtime.set_pending_tags(sample, source="mqtt")}
+        if clear:
+            return {"cleared": self.runtime.clear_pending_tags(), "pending_tags": None}
+        return {"pending_tags": self.runtime.pending_tags()}

@@ -143,7 +143,23 @@ class DevicePort(Protocol):
         Why: a technician checks at the bench which certificate the unit carries and when it is due.
         """
 
+    def pending_tags(self) -> dict[str, Any] | None:
+        """The tags waiting for the next button press (`firmware.pending_tags.PendingTags.view`):
+        ``id, tags, sample, source, set_at, expires_at, expires_in_s, expired, ttl_s`` — or None.
+
+        Why: the Now page and /api/now say "Next button press will be tagged: …" (or that the
+        waiting tags expired), so the inspector sees what the physical trigger will record.
+        """
+
     # --- actions: run by the runtime under its state machine; refused with a reason --------
+
+    def set_pending_tags(self, sample: Mapping[str, str | None], source: str = "page") -> dict[str, Any]:
+        """Keep ``sample`` for the next button press, replacing what was waiting; returns the
+        `pending_tags` view. `RecordError` for a bad tag or an all-blank form."""
+
+    def clear_pending_tags(self) -> bool:
+        """Drop the tags waiting for the next button press; whether there were any."""
+
 
     def measure(self, sample: Mapping[str, str | None], trigger: str = "page") -> dict[str, Any]:
         """Measure the item on the port with the inspector's tags; returns the signed record as journaled.

@@ -33,6 +33,7 @@ from .. import __version__
 from ..contracts import normalize_label
 from ..errors import NotReady, PlastiNIRError
 from ..model_slot import ActiveModel
+from ..pending_tags import PendingTags
 from ..record import utc_now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class RuntimeAdapter:
         self.boot = boot if boot is not None else getattr(m, "boot", None)
         self.config = config if config is not None else getattr(m, "config", None)
         self.state_dir = Path(state_dir) if state_dir is not None else Path(self.journal.path).parent
+        #: The runtime's waiting tags; a read-only viewer shows the journal's but cannot change them.
+        self.pending = getattr(m, "pending", None) or PendingTags(self.journal, 0.0)
         self._link, self._calibration, self._lamp = link_status, calibration, lamp_hours
         self._temperature, self._clock_synced = temperature_c, clock_synced
         self._actions: dict[str, Action] = {
@@ -154,6 +157,13 @@ class RuntimeAdapter:
         self._started = time.monotonic()
 
     # --- views -------------------------------------------------------------------------------
+
+    def pending_tags(self) -> dict[str, Any] | None:
+        try:
+            return self.pending.view()
+        except PlastiNIRError as exc:  # damaged tags: the page still shows; "Clear" removes them
+            log.warning("status page: tags waiting for the button unreadable: %s", exc)
+            return None
 
     def snapshot(self) -> dict[str, Any]:
         if self.state is None:
@@ -259,6 +269,12 @@ class RuntimeAdapter:
 
     def measure(self, sample: Mapping[str, str | None], trigger: str = "page") -> dict[str, Any]:
         return self._need_measurement("measuring").measure(dict(sample), trigger=trigger)
+
+    def set_pending_tags(self, sample: Mapping[str, str | None], source: str = "page") -> dict[str, Any]:
+        return self._need_measurement("tagging the next button press").pending.set(sample, source)
+
+    def clear_pending_tags(self) -> bool:
+        return self._need_measurement("clearing the tags of the next button press").pending.clear()
 
     def take_reference(self, kind: str) -> dict[str, Any]:
         ref = self._need_measurement("taking a reference").take_reference(kind, trigger="page")
