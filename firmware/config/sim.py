@@ -18,7 +18,9 @@ class SimSection(Section):
         description="Random seed for noise, sample variation and motion; unset: fresh.")
     sample: str = Field(
         default="empty",
-        description="What lies on the port at start: white, black, empty, csv:PATH:ROW, a class.")
+        description="What lies on the port at start: white, black, empty, grey:PCT, trap, csv:PATH:ROW. A class "
+                    "name (pet, pla, …) needs the model package, which the board does not have at bring-up: "
+                    "use --sample of measure/reference/acquire or a sim-control 'place' request.")
     temperature_c: float = Field(
         default=25.0, ge=-20, le=70,
         description="Head and ambient temperature at start (°C).")
