@@ -37,6 +37,8 @@ EXTRAS = {
         "pytest-timeout>=2.2",
         "hypothesis>=6.90",
         "selenium>=4.15",
+        # the demo's fallback broker, so its MQTT 3.1.1 degradation is tested in CI too
+        "amqtt>=0.12",
     ],
     # The demo's embedded broker where Mosquitto is not installed (pure Python, MQTT 3.1.1).
     "demo": ["amqtt>=0.12"],

@@ -146,9 +146,9 @@ def test_falls_back_to_mqtt_311_and_still_delivers(tmp_path, broker, bureau_fact
 
 
 def test_amqtt_broker_of_the_demo(tmp_path):
-    """The demo's fallback broker (pure-Python amqtt, MQTT 3.1.1), when installed (`.[demo]`)."""
-    pytest.importorskip("amqtt", reason="amqtt not installed (pip install '.[demo]'; make demo installs it "
-                                        "only where mosquitto is missing)")
+    """The demo's fallback broker (pure-Python amqtt, MQTT 3.1.1; in the `test` and `demo` extras)."""
+    pytest.importorskip("amqtt", reason="amqtt not installed (it comes with the test extra: "
+                                        "pip install -e '.[host,test]', as make test does)")
     from firmware.ack import build_acks
     from firmware.mqtt.embedded import start_embedded_broker
     amqtt = start_embedded_broker(tmp_path, port=0, prefer="amqtt")
