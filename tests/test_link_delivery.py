@@ -65,7 +65,10 @@ def test_bureau_asks_for_missing_seqs_unit_resends_or_reports_purged(tmp_path, b
         purged = [e for e in events if e["code"] == "purged"]
         assert purged and purged[0]["detail"] == {"purged": [[1, 3]]}
         assert wait_until(lambda: not rt.journal.events(20, unpublished=True), 5)   # published, PUBACKed
-        assert link.counters().get("missing_requested", 0) == 2
+        # 4 and 5 were asked for; an ack that arrives while their re-sends are still queued names
+        # them again (counted again, sent once: `requested` is a set), so a loaded run counts more
+        assert link.counters().get("missing_requested", 0) >= 2
+        assert stored(db_url, rt.identity.unit) == [4, 5, 6, 7, 8]   # still each exactly once
     finally:
         stop_all(link, rt)
 
