@@ -151,9 +151,10 @@ def _append_library(table, library):
 def load_fpi(data_dir: Path, quick: bool = False, library=None) -> HeadData:
     """``fpi`` identification data: the 2023-04-19 Avantes spectra seen through the FPI optics.
 
-    The 2022-10-03 Avantes set stops at 1749 nm (the FPI needs 1514–1886 nm) and the reference
-    box C runs are raw counts without dark (dark ≈ half the tile signal at 1700 nm in the
-    2023-04-19 files of the same spectrometer), so neither is used.
+    The 2022-10-03 Avantes set stops at 1749 nm (the FPI needs 1514–1886 nm), so it is not used.
+    The reference box C runs are raw counts without dark; with a dark estimated from the
+    2023-04-19 files they are identified correctly, but adding them (PVC as a class) lowers the
+    headline figures, so they are not used either (docs/BOXC_PVC.md, scripts/boxc_spectra.py).
     """
     table = datasets.read_avantes_fifth(data_dir)
     optics = fpi_optics()
