@@ -1,4 +1,4 @@
-"""Study script (not part of the toolchain, no tests): the Avantes "reference box C" runs as a spectra CSV.
+"""Study script (not part of the toolchain; tests/test_boxc_script.py): the Avantes "reference box C" runs as a spectra CSV.
 
     python scripts/boxc_spectra.py --out /tmp/boxc.csv [--data DIR] [--dark pattern|none]
 
