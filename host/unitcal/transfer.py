@@ -122,6 +122,12 @@ def agreement_check(cid: str, name: str, agr: dict[str, Any], *, judge: bool) ->
                  detail)
 
 
+def _not_made(run: Run, why: str) -> bool:
+    """The transfer's agreement check, failed because it could not be measured (``why``)."""
+    run.add(not_made("transfer.agreement", STEP, "Agreement with the master after transfer", why, "transfer.agreement"))
+    return False
+
+
 def transfer(run: Run, items: list[ReferenceItem], *, model_path: Path, key, out_dir: Path, name: str) -> bool:
     """Adapt, sign, install, measure again; records the checks. True if the unit agrees."""
     from firmware.inference import Model
@@ -131,9 +137,7 @@ def transfer(run: Run, items: list[ReferenceItem], *, model_path: Path, key, out
     try:
         corrected = measure_items(run, items, phase="corrected, master model")
     except DeviceRequestError as exc:
-        run.add(not_made("transfer.agreement", STEP, "Agreement with the master after transfer", str(exc),
-                         "transfer.agreement"))
-        return False
+        return _not_made(run, str(exc))
     agr = agreement(items, corrected)
     run.figures["reference_set_corrected"] = agr
     run.add(agreement_check("transfer.agreement_corrected", "Agreement with the master, corrected unit, master model",
@@ -145,18 +149,14 @@ def transfer(run: Run, items: list[ReferenceItem], *, model_path: Path, key, out
         pkg = write_package(out_dir / name, manifest, onnx_bytes, key, files)
         installed = run.device.install_model(zip_package(out_dir / name))
     except Exception as exc:  # noqa: BLE001 - any failure here is a failed transfer, recorded with its cause
-        run.add(not_made("transfer.agreement", STEP, "Agreement with the master after transfer",
-                         f"{type(exc).__name__}: {exc}", "transfer.agreement"))
-        return False
+        return _not_made(run, f"{type(exc).__name__}: {exc}")
     run.figures["transfer"] = {"adaptation": summary, "package": pkg.summary(), "installed": installed.get("installed"),
                                "package_dir": str(out_dir / name)}
     run.figures["model"] = pkg.summary()
     try:
         after = measure_items(run, items, phase="after transfer")
     except DeviceRequestError as exc:
-        run.add(not_made("transfer.agreement", STEP, "Agreement with the master after transfer", str(exc),
-                         "transfer.agreement"))
-        return False
+        return _not_made(run, str(exc))
     agr_after = agreement(items, after)
     note = ""
     if agr_after["fraction"] < agr["fraction"]:
@@ -171,9 +171,8 @@ def transfer(run: Run, items: list[ReferenceItem], *, model_path: Path, key, out
         else:
             run.figures["transfer"]["kept_master"] = reinstalled.get("installed")
             run.figures["model"] = model.package.summary()
+            note = f"; the adapted model agreed less ({agr_after['fraction']:.3f}): the master model was kept"
             agr_after = agr
-            note = (f"; the adapted model agreed less ({agreement(items, after)['fraction']:.3f}): the master "
-                    f"model was kept")
     run.figures["reference_set_after"] = agr_after
     check = agreement_check("transfer.agreement", "Agreement with the master after transfer", agr_after, judge=True)
     check.detail += note
